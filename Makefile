@@ -1,0 +1,49 @@
+# The two commands a newcomer types: `make run` and `make test` (see README.md).
+# Both create .venv with uv from uv.lock; uv itself is fetched from PyPI into .local/uv when it
+# is not on PATH, so nothing but Python 3.11+ needs installing by hand.
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .local/uv/bin/uv
+endif
+VENV_PY := .venv/bin/python
+
+.PHONY: run test install services stop bench bench-small soak fuzz messages lint fmt clean
+
+run: install
+	$(VENV_PY) scripts/dev.py run
+
+test: install
+	$(VENV_PY) scripts/dev.py test $(ARGS)
+
+install: .venv/.installed
+
+.venv/.installed: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+.local/uv/bin/uv:
+	$(PYTHON) -m venv .local/uv
+	.local/uv/bin/pip install --quiet --disable-pip-version-check 'uv>=0.9,<1'
+
+services: install
+	$(VENV_PY) scripts/dev.py services
+
+stop: install
+	$(VENV_PY) scripts/dev.py stop
+
+lint: install
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+fmt: install
+	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+# Rebuild the translation catalogues after changing user-facing strings.
+messages: install
+	cd . && $(VENV_PY) manage.py makemessages -l fr -l it --no-obsolete --ignore '.venv/*' --ignore '.local/*' --ignore 'tests/*' --ignore 'bench/*'
+	$(VENV_PY) manage.py makemessages -d djangojs -l fr -l it --no-obsolete --ignore '.venv/*' --ignore 'staticfiles/*' --ignore 'static/vendor/*' --ignore 'node_modules/*'
+	$(VENV_PY) manage.py compilemessages --ignore '.venv/*'
+
+clean: stop
+	rm -rf .venv .local staticfiles

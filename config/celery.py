@@ -1,0 +1,11 @@
+"""The Celery application: Redis broker, no result backend, settings from Django (CELERY_*)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("trialfinder")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,254 @@
+"""TrialFinder settings: one file, read from the environment (see .env.example).
+
+Production and development differ only by environment values. DEBUG defaults to False because
+this portal holds health data.
+"""
+
+import os
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from config.env import (
+    envbool,
+    envchoice,
+    envdatabase,
+    envemail,
+    envint,
+    envlist,
+    envredis,
+    envstr,
+    envtimezone,
+    envurl,
+    load_dotenv,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A developer's own .env wins over the URLs of the embedded servers that `make run` started.
+load_dotenv(Path(os.environ.get("DOTENV_FILE", BASE_DIR / ".env")))
+load_dotenv(BASE_DIR / ".local" / "services.env")
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = envstr("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set (it may only be omitted with DEBUG=True)"
+        )
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG"  # noqa: S105
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+SITE_URL = envurl("SITE_URL", "http://localhost:8000")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [SITE_URL])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "trials",
+    "patients",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ADMIN_PATH = envstr("ADMIN_PATH", "admin/").strip("/") + "/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+DATABASES = {"default": envdatabase("DATABASE_URL")}
+# Reusing connections saves a connect per request; health checks keep them honest.
+DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker, cache, rate limits ------------------------------------------------
+REDIS_URL = envredis("REDIS_URL")
+# Short socket timeouts: a request must never hang because Redis is down.
+REDIS_SOCKET_TIMEOUT = 0.5
+CACHES = {
+    "default": {
+        "BACKEND": "config.cache.ForgivingRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "tf"),
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        },
+    }
+}
+
+# --- Celery (see config/celery.py) ----------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+# No result backend: the database row a task writes is its result.
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# A task is acknowledged only when it finished, and requeued if its worker died: every task is
+# written to be safe to run twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing happens on the request path (after commit): it must fail fast, not hang, when Redis
+# is down. The outbox sweeper re-enqueues whatever could not be published.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_REDIS_VISIBILITY_TIMEOUT = 3600
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_REDIS_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+    "global_keyprefix": envstr("CELERY_KEY_PREFIX", ""),
+}
+CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "celery")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
+
+# Periodic work: beat tasks pick due rows in PostgreSQL and fan out one task per row.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
+    "sync-ctgov": {"task": "trials.tasks.sync_ctgov", "schedule": 3600.0},
+}
+
+# --- ClinicalTrials.gov --------------------------------------------------------------------
+CTGOV_API_URL = envurl("CTGOV_API_URL", "https://clinicaltrials.gov/api/v2")
+# The hourly sync pulls studies updated since its last success; off until a deployment opts in.
+CTGOV_SYNC_ENABLED = envbool("CTGOV_SYNC_ENABLED", False)
+CTGOV_SYNC_STALE_BUSINESS_DAYS = envint("CTGOV_SYNC_STALE_BUSINESS_DAYS", 2, minimum=1)
+
+# --- Email -------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = envemail("DEFAULT_FROM_EMAIL", "TrialFinder <noreply@trialfinder.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The portal's own inbox, for inquiries whose site and trial name no contact.
+TRIAGE_EMAIL = envemail("TRIAGE_EMAIL", "triage@trialfinder.localhost")
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+}
+EMAIL_BACKEND = _EMAIL_BACKENDS[envchoice("EMAIL_BACKEND", "smtp", list(_EMAIL_BACKENDS))]
+EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(BASE_DIR / ".local" / "mail"))
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 20, minimum=1)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be True")
+
+# --- Auth ----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- Internationalisation ------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("fr", _("French")), ("it", _("Italian"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files --------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Security ------------------------------------------------------------------------------
+SECURE_HTTPS = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = SECURE_HTTPS
+CSRF_COOKIE_SECURE = SECURE_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_HTTPS_PROXY", False) else None
+)
+# Reverse proxies in front of the web processes whose X-Forwarded-For we trust (rate limits).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = False
+
+# --- Logging: never patient data (see CONVENTIONS) ------------------------------------------
+LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django logs the POST body nowhere, but 4xx request lines can carry query strings.
+        "django.request": {"level": "ERROR"},
+    },
+}

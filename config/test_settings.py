@@ -1,0 +1,25 @@
+"""The only override of config/settings.py: what tests need to be fast and self-contained."""
+
+import os
+
+# Tests run against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, as set by `make test`).
+# Their Celery messages and cache keys get a prefix of their own so that a test run never
+# consumes a developer's tasks (or the other way round).
+# Deterministic whatever a developer's .env says.
+os.environ["DEBUG"] = "False"
+os.environ.setdefault("CELERY_KEY_PREFIX", f"test-{os.getpid()}:")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{os.getpid()}")
+os.environ.setdefault("CELERY_QUEUE", "test")
+os.environ.setdefault("EMAIL_BACKEND", "locmem")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("SITE_URL", "http://testserver")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Static files come straight from the finders: tests do not run collectstatic.
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,78 @@
+"""Service-level views: the health check."""
+
+import datetime
+
+from django.conf import settings
+from django.db import DatabaseError, connections
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from redis.exceptions import RedisError
+
+from config.redis import get_redis
+
+
+def business_days_between(start: datetime.date, end: datetime.date) -> int:
+    """Weekdays after `start` up to and including `end` (the registry updates on weekdays)."""
+    days = 0
+    current = start
+    while current < end:
+        current += datetime.timedelta(days=1)
+        if current.weekday() < 5:
+            days += 1
+    return days
+
+
+@never_cache
+def healthz(request):
+    """200 when PostgreSQL and Redis answer; 503 naming what failed otherwise.
+
+    `?worker=1` also pings the Celery workers (one second at most).
+    """
+    checks: dict[str, str] = {}
+    healthy = True
+
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except DatabaseError as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+        healthy = False
+
+    try:
+        get_redis().ping()
+        checks["redis"] = "ok"
+    except (RedisError, OSError) as exc:
+        checks["redis"] = f"unreachable ({type(exc).__name__})"
+        healthy = False
+
+    if request.GET.get("worker") == "1":
+        if checks["redis"] != "ok":
+            checks["worker"] = "unknown (redis unreachable)"
+        else:
+            from config.celery import app
+
+            replies = app.control.ping(timeout=1.0)
+            checks["worker"] = f"ok ({len(replies)} answered)" if replies else "no worker answered"
+            healthy = healthy and bool(replies)
+
+    if settings.CTGOV_SYNC_ENABLED and checks["database"] == "ok":
+        # A stale sync is reported, not failed: the portal still serves what it has, and a
+        # load balancer must not take web processes out for it.
+        checks["ctgov_sync"] = _sync_health()
+
+    return JsonResponse(checks, status=200 if healthy else 503)
+
+
+def _sync_health() -> str:
+    from trials.models import SyncState
+
+    state = SyncState.objects.filter(name="ctgov").first()
+    if state is None or state.last_success_at is None:
+        return "stale (never succeeded)"
+    last = timezone.localdate(state.last_success_at)
+    late = business_days_between(last, timezone.localdate())
+    if late > settings.CTGOV_SYNC_STALE_BUSINESS_DAYS:
+        return f"stale (last success {last.isoformat()}, {late} business days ago)"
+    return "ok"

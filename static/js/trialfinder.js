@@ -1,0 +1,2 @@
+// TrialFinder progressive enhancement. Every page works without this file.
+"use strict";

@@ -1,0 +1,154 @@
+"""Shared fixtures.
+
+The test database is real PostgreSQL (DATABASE_URL) and holds the demo trials: the real
+ClinicalTrials.gov records of trials/demo_data/ctgov, imported once per session. Tests run in a
+transaction that is rolled back, so they may change those trials freely. Transactional tests
+(real workers, live servers) run last and start from an empty database: they import what they
+need with `import_records`.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from trials.importer import Importer, after_import
+from trials.sources import iter_source
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATA = ROOT / "trials" / "demo_data" / "ctgov"
+SEED_DATA = ROOT / "trials" / "demo_data" / "reconstructed"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def import_records(*paths) -> "Importer":
+    """Import study files or folders through the real importer; returns its stats."""
+    importer = Importer()
+    for path in paths:
+        importer.run(iter_source(path))
+    after_import(importer.stats)
+    return importer.stats
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        stats = import_records(DEMO_DATA, SEED_DATA)
+        assert stats.failed == 0, stats.summary()
+
+
+@pytest.fixture
+def demo_study_path():
+    def path(nct_id: str) -> Path:
+        return DEMO_DATA / f"{nct_id}.json"
+
+    return path
+
+
+# --- real Celery workers -------------------------------------------------------------------
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the test database, for worker processes."""
+    db = connection.settings_dict
+    host = db["HOST"] or ""
+    if host.startswith("/"):
+        return f"postgresql://{db['USER']}@/{db['NAME']}?host={host}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgresql://{auth}@{host or 'localhost'}{port}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """A `celery worker` process on the real Redis and the test database."""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.test_settings",
+            "DATABASE_URL": test_database_url(),
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+        self.log = Path(f"/tmp/tf-worker-{uuid.uuid4().hex[:8]}.log")
+
+    def start(self, timeout: float = 30.0) -> "WorkerProcess":
+        from config.celery import app
+
+        name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--pool=solo", "--loglevel=INFO", "-n", name,
+                "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+                "--without-gossip", "--without-mingle",
+            ],
+            cwd=ROOT, env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
+            if app.control.ping(destination=[name], timeout=0.5):
+                return self
+        raise RuntimeError(f"worker did not answer: {self.log.read_text()[-3000:]}")
+
+    def kill(self):
+        """SIGKILL: no shutdown, no ack, as when the OOM killer or a crash takes the worker."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.unlink(missing_ok=True)
+
+
+def purge_test_queue():
+    """Drop tasks a previous test left in this run's queue."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+@pytest.fixture
+def worker_process(transactional_db):
+    """Start real Celery worker processes: `worker = worker_process(env={...})`."""
+    purge_test_queue()
+    started = []
+
+    def start(env=None):
+        worker = WorkerProcess(env).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+# --- browsers --------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]

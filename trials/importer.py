@@ -1,0 +1,369 @@
+"""Write ClinicalTrials.gov records into the database, in batches, keeping the history.
+
+Used by `manage.py import_ctgov` and by the scheduled sync, so both behave the same:
+- a record whose canonical hash is unchanged costs one comparison and writes nothing;
+- a new record creates the trial, its sites, contacts and version 1;
+- a changed record updates the trial, upserts its sites by their stable key (sites that left
+  the record are marked removed, never deleted: inquiries point at them), replaces contacts,
+  and appends a TrialVersion naming the changed fields and the changes a patient cares about;
+- a record that fails to parse, or whose write fails, is reported and skipped whole (each batch
+  is one transaction; a failing batch is retried one record at a time to isolate the culprit).
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from trials.ctgov import ParsedStudy, RecordError, changed_paths, parse_study, patient_changes
+from trials.geo import locate_cities, refresh_postal_codes
+from trials.models import Contact, Site, Trial, TrialVersion
+from trials.sources import BadRecord
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 250
+# Serialises imports (a manual import and the scheduled sync must not interleave batches).
+IMPORT_LOCK_ID = 0x7472_6961  # "tria"
+
+TRIAL_UPDATE_FIELDS = [
+    f.name
+    for f in Trial._meta.concrete_fields
+    if f.name
+    not in {
+        "id",
+        "nct_id",
+        "search_vector",
+        "plain_title",
+        "plain_summary",
+        "what_it_could_mean",
+        "what_it_could_lead_to",
+        "what_could_go_wrong",
+        "first_seen_at",
+    }
+    and f.editable
+] + ["record_hash", "last_changed_at", "change_count"]
+SITE_UPDATE_FIELDS = [
+    "position",
+    "facility",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "country_code",
+    "latitude",
+    "longitude",
+    "location_estimated",
+    "status",
+    "removed_at",
+]
+
+
+@dataclass
+class ImportStats:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    created_ids: list[int] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+    def summary(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, failed {self.failed}"
+        )
+
+
+def _noop(*args, **kwargs):
+    pass
+
+
+class Importer:
+    def __init__(
+        self,
+        *,
+        batch_size: int = BATCH_SIZE,
+        on_error: Callable[[str, str], None] = _noop,
+        on_progress: Callable[[ImportStats], None] = _noop,
+    ):
+        self.batch_size = batch_size
+        self.on_error = on_error
+        self.on_progress = on_progress
+        self.stats = ImportStats()
+
+    # --- driving -----------------------------------------------------------------------------
+
+    def run(self, records: Iterable[tuple[str, dict | BadRecord]]) -> ImportStats:
+        batch: dict[str, tuple[str, dict, ParsedStudy]] = {}
+        for label, record in records:
+            if isinstance(record, BadRecord):
+                self._fail(label, record.message)
+                continue
+            try:
+                parsed = parse_study(record)
+            except RecordError as exc:
+                self._fail(label, str(exc))
+                continue
+            except RecursionError:
+                self._fail(label, "record nested too deeply")
+                continue
+            if parsed.nct_id in batch:
+                # The same study twice in one input: write the first, then the second over it.
+                self._flush(batch)
+                batch = {}
+            batch[parsed.nct_id] = (label, record, parsed)
+            if len(batch) >= self.batch_size:
+                self._flush(batch)
+                batch = {}
+        if batch:
+            self._flush(batch)
+        return self.stats
+
+    def _fail(self, label: str, message: str):
+        self.stats.failed += 1
+        self.on_error(label, message)
+
+    def _flush(self, batch: dict[str, tuple[str, dict, ParsedStudy]]):
+        items = list(batch.values())
+        try:
+            with transaction.atomic():
+                self._write(items)
+        except DatabaseError:
+            # One bad record must not cost the batch: retry each alone, report the culprit.
+            for item in items:
+                try:
+                    with transaction.atomic():
+                        self._write([item])
+                except DatabaseError as exc:
+                    self._fail(item[0], f"{item[2].nct_id}: database refused it: {exc}".strip())
+        self.on_progress(self.stats)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _write(self, items: list[tuple[str, dict, ParsedStudy]]):
+        existing = {
+            row["nct_id"]: row
+            for row in Trial.objects.filter(nct_id__in=[p.nct_id for _, _, p in items]).values(
+                "id", "nct_id", "record_hash", "change_count"
+            )
+        }
+        new, changed = [], []
+        unchanged = 0
+        for _label, record, parsed in items:
+            row = existing.get(parsed.nct_id)
+            if row is None:
+                new.append((record, parsed))
+            elif row["record_hash"] != parsed.record_hash:
+                changed.append((row, record, parsed))
+            else:
+                unchanged += 1
+        _place_unlocated_sites([p for _, p in new] + [p for _, _, p in changed])
+        now = timezone.now()
+        created_ids = self._create(new, now) if new else []
+        updated_ids = self._update(changed, now) if changed else []
+        # Count only once the transaction is sure to commit (a retried batch must not count twice).
+        self.stats.unchanged += unchanged
+        self.stats.created += len(created_ids)
+        self.stats.updated += len(updated_ids)
+        self.stats.created_ids.extend(created_ids)
+        self.stats.updated_ids.extend(updated_ids)
+
+    def _create(self, new: list[tuple[dict, ParsedStudy]], now) -> list[int]:
+        trials = [
+            Trial(
+                **parsed.fields,
+                record_hash=parsed.record_hash,
+                first_seen_at=now,
+                last_changed_at=now,
+                change_count=0,
+            )
+            for _, parsed in new
+        ]
+        Trial.objects.bulk_create(trials)
+        sites = []
+        for trial, (_, parsed) in zip(trials, new, strict=True):
+            sites.extend(_site(trial.id, s) for s in parsed.sites)
+        Site.objects.bulk_create(sites, batch_size=2000)
+        site_ids = {(s.trial_id, s.key): s.id for s in sites}
+        Contact.objects.bulk_create(
+            [
+                c
+                for trial, (_, p) in zip(trials, new, strict=True)
+                for c in _contacts(trial.id, p, site_ids)
+            ],
+            batch_size=2000,
+        )
+        TrialVersion.objects.bulk_create(
+            [
+                TrialVersion(
+                    trial_id=trial.id,
+                    number=1,
+                    imported_at=now,
+                    last_update_posted=parsed.fields["last_update_posted"],
+                    record=record,
+                )
+                for trial, (record, parsed) in zip(trials, new, strict=True)
+            ]
+        )
+        return [t.id for t in trials]
+
+    def _update(self, changed: list[tuple[dict, dict, ParsedStudy]], now) -> list[int]:
+        trial_ids = [row["id"] for row, _, _ in changed]
+        previous = {
+            v.trial_id: v.record
+            for v in TrialVersion.objects.filter(trial_id__in=trial_ids)
+            .order_by("trial_id", "-number")
+            .distinct("trial_id")
+        }
+        trials = []
+        versions = []
+        for row, record, parsed in changed:
+            old_record = previous.get(row["id"])
+            old_parsed = _parse_quietly(old_record)
+            trial = Trial(
+                id=row["id"],
+                **parsed.fields,
+                record_hash=parsed.record_hash,
+                last_changed_at=now,
+                change_count=row["change_count"] + 1,
+            )
+            trials.append(trial)
+            versions.append(
+                TrialVersion(
+                    trial_id=row["id"],
+                    number=row["change_count"] + 2,
+                    imported_at=now,
+                    last_update_posted=parsed.fields["last_update_posted"],
+                    record=record,
+                    changed_fields=changed_paths(old_record or {}, record),
+                    patient_changes=patient_changes(old_parsed, parsed) if old_parsed else [],
+                )
+            )
+        Trial.objects.bulk_update(trials, TRIAL_UPDATE_FIELDS, batch_size=100)
+
+        existing_sites = {
+            (s.trial_id, s.key): s for s in Site.objects.filter(trial_id__in=trial_ids)
+        }
+        to_create, to_update, seen = [], [], set()
+        for row, _, parsed in changed:
+            for parsed_site in parsed.sites:
+                key = (row["id"], parsed_site.key)
+                seen.add(key)
+                site = _site(row["id"], parsed_site)
+                if key in existing_sites:
+                    site.id = existing_sites[key].id
+                    to_update.append(site)
+                else:
+                    to_create.append(site)
+        for key, site in existing_sites.items():
+            if key not in seen and site.removed_at is None:
+                site.removed_at = now
+                to_update.append(site)
+        Site.objects.bulk_create(to_create, batch_size=2000)
+        Site.objects.bulk_update(to_update, SITE_UPDATE_FIELDS, batch_size=500)
+        site_ids = {key: s.id for key, s in existing_sites.items()}
+        site_ids.update({(s.trial_id, s.key): s.id for s in to_create})
+
+        Contact.objects.filter(trial_id__in=trial_ids).delete()
+        Contact.objects.bulk_create(
+            [c for row, _, p in changed for c in _contacts(row["id"], p, site_ids)],
+            batch_size=2000,
+        )
+        TrialVersion.objects.bulk_create(versions)
+        return trial_ids
+
+
+def _place_unlocated_sites(studies: list[ParsedStudy]) -> None:
+    """Sites the registry could not geocode (~4%) get their city's centre from the gazetteer,
+    so that "near me" still finds them; they are marked as estimated."""
+    missing = [s for p in studies for s in p.sites if s.latitude is None and s.city]
+    if not missing:
+        return
+    found = locate_cities({(s.city, s.country_code) for s in missing})
+    for site in missing:
+        point = found.get((site.city, site.country_code))
+        if point:
+            site.latitude, site.longitude = point
+            site.location_estimated = True
+
+
+def _site(trial_id: int, s) -> Site:
+    return Site(
+        trial_id=trial_id,
+        key=s.key,
+        position=s.position,
+        facility=s.facility,
+        city=s.city,
+        state=s.state,
+        postal_code=s.postal_code,
+        country=s.country,
+        country_code=s.country_code,
+        latitude=s.latitude,
+        longitude=s.longitude,
+        location_estimated=s.location_estimated,
+        status=s.status,
+        removed_at=None,
+    )
+
+
+def _contacts(trial_id: int, parsed: ParsedStudy, site_ids: dict) -> list[Contact]:
+    contacts = [Contact(trial_id=trial_id, site_id=None, **c) for c in parsed.central_contacts]
+    for s in parsed.sites:
+        site_id = site_ids[(trial_id, s.key)]
+        contacts.extend(Contact(trial_id=trial_id, site_id=site_id, **c) for c in s.contacts)
+    return contacts
+
+
+def _parse_quietly(record: dict | None) -> ParsedStudy | None:
+    """The previous version, parsed for comparison; None if it no longer parses (old rules)."""
+    if not record:
+        return None
+    try:
+        return parse_study(record)
+    except RecordError:
+        return None
+
+
+# --- locking and the whole run ------------------------------------------------------------------
+
+
+class ImportLocked(Exception):
+    pass
+
+
+class import_lock:
+    """A PostgreSQL advisory lock held for the duration of an import."""
+
+    def __init__(self, *, wait: bool = True):
+        self.wait = wait
+
+    def __enter__(self):
+        with connection.cursor() as cursor:
+            if self.wait:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_ID])
+            else:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK_ID])
+                if not cursor.fetchone()[0]:
+                    raise ImportLocked("another import is running")
+        return self
+
+    def __exit__(self, *exc):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_ID])
+
+
+def after_import(stats: ImportStats) -> None:
+    """Work that follows every import that created or changed trials."""
+    if not (stats.created_ids or stats.updated_ids):
+        return
+    started = time.monotonic()
+    refresh_postal_codes()
+    log.info("after-import work took %.1f s", time.monotonic() - started)

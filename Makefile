@@ -42,7 +42,6 @@ fmt: install
 # Rebuild the translation catalogues after changing user-facing strings.
 messages: install
 	cd . && $(VENV_PY) manage.py makemessages -l fr -l it --no-obsolete --ignore '.venv/*' --ignore '.local/*' --ignore 'tests/*' --ignore 'bench/*'
-	$(VENV_PY) manage.py makemessages -d djangojs -l fr -l it --no-obsolete --ignore '.venv/*' --ignore 'staticfiles/*' --ignore 'static/vendor/*' --ignore 'node_modules/*'
 	$(VENV_PY) manage.py compilemessages --ignore '.venv/*'
 
 clean: stop

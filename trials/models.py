@@ -218,6 +218,10 @@ class Trial(models.Model):
         return self.plain_title or self.brief_title
 
     @property
+    def phase_labels(self) -> list[str]:
+        return [str(Phase(p).label) if p in Phase.values else p for p in self.phases]
+
+    @property
     def is_open(self) -> bool:
         return self.overall_status in OPEN_STATUSES
 
@@ -409,3 +413,20 @@ class PostalCode(models.Model):
 
     def __str__(self):
         return f"{self.code} ({self.country_code})"
+
+
+class SearchTerm(models.Model):
+    """Words and names of conditions and interventions that trials use, for "did you mean"
+    (pg_trgm similarity). Rebuilt after each import."""
+
+    term = models.CharField(max_length=200, unique=True)
+    trial_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # similarity(term, typo) over the vocabulary.
+            GinIndex(fields=["term"], name="searchterm_trgm", opclasses=["gin_trgm_ops"]),
+        ]
+
+    def __str__(self):
+        return self.term

@@ -1,13 +1,167 @@
+"""Patients' pages: the search, a trial, and "learn about trials"."""
+
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
-from trials.models import Trial
+from trials import geo
+from trials.changes import describe, field_labels
+from trials.ctgov import NCT_RE
+from trials.eligibility import split_eligibility
+from trials.models import Contact, Site, Trial
+from trials.search import (
+    DEFAULT_RADIUS_KM,
+    RADII_KM,
+    parse_page,
+    parse_params,
+    resolve_place,
+    search_trials,
+)
 
 
-def home(request):
-    ctx = {"open_count": Trial.objects.open().count()}
-    return render(request, "trials/home.html", ctx)
+@require_safe
+def search(request):
+    params, errors = parse_params(request.GET)
+    params, _suggestion = resolve_place(params)
+    result = search_trials(params, page=parse_page(request.GET.get("page")))
+    query = params.to_query()
+    ctx = {
+        "params": params,
+        "result": result,
+        "query": query,
+        "errors": errors,
+        "radii": RADII_KM,
+        "default_radius": DEFAULT_RADIUS_KM,
+        "searched": bool(request.GET),
+        "widen": _widen_links(params, result),
+    }
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "trials/_search_region.html", {**ctx, "htmx": True})
+    return render(request, "trials/search.html", ctx)
 
 
+def _widen_links(params, result) -> list[dict]:
+    """When nothing (or little) matches: the changes that would find more."""
+    if result.count > 5:
+        return []
+    links = []
+    base = dict(params.to_query())
+    if params.is_default_statuses:
+        links.append(
+            {
+                "label": _("Include trials that are no longer recruiting"),
+                "query": params.without(statuses=()).to_query(),
+            }
+        )
+    if params.point and params.radius_km:
+        wider = next((r for r in (25, 50, 100, 250) if r > params.radius_km), None)
+        target = params.without(radius_km=wider)
+        links.append(
+            {
+                "label": _("Search within %(km)s km") % {"km": wider}
+                if wider
+                else _("Search at any distance"),
+                "query": target.to_query(),
+            }
+        )
+    filters_on = any(
+        (
+            params.phases,
+            params.study_types,
+            params.sex,
+            params.healthy_volunteers,
+            params.countries,
+            params.conditions,
+            params.age is not None,
+        )
+    )
+    if filters_on:
+        links.append(
+            {
+                "label": _("Remove the other filters"),
+                "query": params.without(
+                    phases=(),
+                    study_types=(),
+                    sex="",
+                    healthy_volunteers=False,
+                    countries=(),
+                    conditions=(),
+                    age=None,
+                ).to_query(),
+            }
+        )
+    if params.q and result.suggestion:
+        links.insert(0, {"label": result.suggestion, "query": [*base.items()], "suggest": True})
+    return links
+
+
+@require_safe
 def detail(request, nct_id):
-    trial = get_object_or_404(Trial, nct_id=nct_id.upper())
-    return render(request, "trials/detail.html", {"trial": trial})
+    nct_id = nct_id.upper()
+    if not NCT_RE.match(nct_id):
+        raise Http404("not an NCT number")
+    trial = get_object_or_404(Trial, nct_id=nct_id)
+    near = request.GET.get("near", "")[:200]
+    point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
+
+    sites = list(Site.objects.filter(trial=trial, removed_at__isnull=True))
+    for site in sites:
+        site.distance_km = (
+            geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude)
+            if point and site.latitude is not None
+            else None
+        )
+    open_sites = [s for s in sites if s.is_recruiting]
+    other_sites = [s for s in sites if not s.is_recruiting]
+    if point:
+        open_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
+        other_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
+    else:
+        open_sites.sort(key=lambda s: (s.country, s.city, s.facility))
+        other_sites.sort(key=lambda s: (s.country, s.city, s.facility))
+
+    # Contacts are never printed; the page only says how many there are, masked.
+    contacts = list(Contact.objects.filter(trial=trial).values("site_id", "phone", "email"))
+    central_contacts = [c for c in contacts if c["site_id"] is None]
+    site_contacts: dict[int, int] = {}
+    for contact in contacts:
+        if contact["site_id"]:
+            site_contacts[contact["site_id"]] = site_contacts.get(contact["site_id"], 0) + 1
+    for site in sites:
+        site.contact_count = site_contacts.get(site.id, 0)
+
+    versions = list(trial.versions.defer("record").order_by("-number"))
+    history = [
+        {
+            "number": v.number,
+            "imported_at": v.imported_at,
+            "last_update_posted": v.last_update_posted,
+            "fields": field_labels(v.changed_fields),
+            "changes": [describe(c) for c in v.patient_changes],
+        }
+        for v in versions
+        if v.number > 1
+    ]
+    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
+    if not inclusion and not exclusion and trial.eligibility_criteria:
+        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+
+    ctx = {
+        "trial": trial,
+        "near": near,
+        "point": point,
+        "open_sites": open_sites,
+        "other_sites": other_sites,
+        "central_contacts": central_contacts,
+        "history": history,
+        "inclusion": inclusion,
+        "exclusion": exclusion,
+        "first_version": versions[-1] if versions else None,
+    }
+    return render(request, "trials/detail.html", ctx)
+
+
+@require_safe
+def learn(request):
+    return render(request, "trials/learn.html")

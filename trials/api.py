@@ -1,0 +1,193 @@
+"""The read-only JSON API (v1), on the same search as the page. Documented at
+/api/v1/openapi.json; a test checks every answer against that document."""
+
+import json
+from pathlib import Path
+
+from django.http import JsonResponse
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_safe
+
+from trials import geo
+from trials.changes import field_labels
+from trials.ctgov import NCT_RE
+from trials.models import Trial
+from trials.search import parse_params, resolve_place, search_trials
+
+API_PAGE_SIZE = 20
+
+
+def _error(param: str, message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": {"parameter": param, "message": message}}, status=status)
+
+
+def _site(site: dict | None) -> dict | None:
+    if site is None:
+        return None
+    return {
+        "facility": site["facility"],
+        "city": site["city"],
+        "state": site["state"],
+        "country": site["country"],
+        "country_code": site["country_code"],
+        "status": site["status"] or None,
+        "distance_km": site["distance_km"],
+    }
+
+
+@require_safe
+def trial_list(request):
+    allowed = {"q", "status", "phase", "type", "country", "condition", "near", "radius_km"}
+    allowed |= {"radius", "age", "sex", "healthy", "sort", "page"}
+    for name in request.GET:
+        if name not in allowed:
+            return _error(name, "unknown parameter")
+    params, errors = parse_params(request.GET)
+    if errors:
+        return _error(errors[0].param, errors[0].message)
+    raw_page = request.GET.get("page", "1")
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 10_000:
+        return _error("page", "must be a whole number from 1")
+    page = int(raw_page)
+    params, suggestion = resolve_place(params)
+    if params.near and not params.point:
+        hint = f" (did you mean {suggestion}?)" if suggestion else ""
+        return _error("near", f"unknown place{hint}")
+    with translation.override("en"):
+        result = search_trials(params, page=page, page_size=API_PAGE_SIZE, with_facets=False)
+    if page > result.num_pages and result.count:
+        return _error("page", f"must be at most {result.num_pages}")
+    base = request.build_absolute_uri(reverse("trials:api-list"))
+    query = request.GET.copy()
+
+    def page_url(number: int) -> str:
+        query["page"] = str(number)
+        return f"{base}?{query.urlencode()}"
+
+    body = {
+        "count": result.count,
+        "results": [
+            {
+                "nct_id": hit.trial.nct_id,
+                "title": hit.trial.title,
+                "status": hit.trial.overall_status,
+                "phases": hit.trial.phases,
+                "conditions": hit.trial.conditions,
+                "url": request.build_absolute_uri(hit.trial.get_absolute_url()),
+                "nearest_site": _site(hit.nearest_site),
+            }
+            for hit in (result.hits if page <= result.num_pages else [])
+        ],
+        "next": page_url(page + 1) if page < result.num_pages else None,
+        "previous": page_url(page - 1) if 1 < page <= result.num_pages else None,
+        "place": (
+            {
+                "label": params.point.label,
+                "latitude": params.point.latitude,
+                "longitude": params.point.longitude,
+            }
+            if params.point
+            else None
+        ),
+    }
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+@require_safe
+def trial_detail(request, nct_id):
+    nct_id = nct_id.upper()
+    if not NCT_RE.match(nct_id):
+        return _error("nct_id", "must be an NCT number like NCT01234567")
+    trial = Trial.objects.filter(nct_id=nct_id).first()
+    if trial is None:
+        return _error("nct_id", "no such trial", status=404)
+    near = request.GET.get("near", "")[:200]
+    point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
+    if near and not point:
+        return _error("near", "unknown place")
+    sites = []
+    for site in trial.sites.filter(removed_at__isnull=True).order_by("position"):
+        distance = (
+            round(
+                geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude), 1
+            )
+            if point and site.latitude is not None
+            else None
+        )
+        sites.append(
+            {
+                "facility": site.facility,
+                "city": site.city,
+                "state": site.state,
+                "postal_code": site.postal_code,
+                "country": site.country,
+                "country_code": site.country_code,
+                "status": site.status or None,
+                "latitude": site.latitude,
+                "longitude": site.longitude,
+                "distance_km": distance,
+            }
+        )
+    if point:
+        sites.sort(key=lambda s: (s["distance_km"] is None, s["distance_km"] or 0))
+    with translation.override("en"):
+        versions = [
+            {
+                "number": v.number,
+                "imported_at": v.imported_at.isoformat(),
+                "last_update_posted": v.last_update_posted.isoformat()
+                if v.last_update_posted
+                else None,
+                "changed": field_labels(v.changed_fields),
+            }
+            for v in trial.versions.defer("record").order_by("number")
+        ]
+    body = {
+        "nct_id": trial.nct_id,
+        "title": trial.title,
+        "brief_title": trial.brief_title,
+        "official_title": trial.official_title or None,
+        "status": trial.overall_status,
+        "phases": trial.phases,
+        "study_type": trial.study_type or None,
+        "conditions": trial.conditions,
+        "condition_meshes": trial.condition_meshes,
+        "interventions": [
+            {"type": i.get("type") or None, "name": i.get("name", "")} for i in trial.interventions
+        ],
+        "summary": trial.plain_summary or trial.brief_summary,
+        "eligibility": {
+            "minimum_age": trial.minimum_age or None,
+            "maximum_age": trial.maximum_age or None,
+            "sex": trial.sex,
+            "healthy_volunteers": trial.healthy_volunteers,
+            "inclusion": trial.inclusion_criteria,
+            "exclusion": trial.exclusion_criteria,
+            "criteria_text": trial.eligibility_criteria,
+        },
+        "lead_sponsor": trial.lead_sponsor or None,
+        "first_posted": trial.first_posted.isoformat() if trial.first_posted else None,
+        "last_update_posted": trial.last_update_posted.isoformat()
+        if trial.last_update_posted
+        else None,
+        "first_seen_at": trial.first_seen_at.isoformat(),
+        "last_changed_at": trial.last_changed_at.isoformat(),
+        "change_count": trial.change_count,
+        "registry_url": trial.registry_url,
+        "url": request.build_absolute_uri(trial.get_absolute_url()),
+        "sites": sites,
+        "versions": versions,
+    }
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+# The OpenAPI 3.1 document, kept as JSON beside this module; tests check every answer of the
+# endpoints above against it.
+OPENAPI = json.loads((Path(__file__).with_name("openapi.json")).read_text())
+
+
+@require_safe
+def openapi(request):
+    document = {**OPENAPI, "servers": [{"url": request.build_absolute_uri("/").rstrip("/")}]}
+    return JsonResponse(document)

@@ -1,0 +1,788 @@
+"""The one trial search: behind the search page, the JSON API, the Atom feeds and the alerts.
+
+    params = SearchParams.from_query(request.GET)      # or SearchParams(...) in code
+    result = search_trials(params, page=2)
+
+Everything is decided in PostgreSQL: full-text match and rank on the stored weighted vector,
+filters, the distance to the nearest eligible site, facet counts. Python only builds the SQL.
+
+`filter_sql` is the WHERE clause of a search, written once: the page runs it with its values as
+query parameters, the alerts run it with the values read from saved-search columns (so that
+100,000 saved searches are matched in one set-based query, with exactly the page's semantics).
+"""
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+
+from django.db import connection
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from trials import geo
+from trials.countries import country_name
+from trials.ctgov import years_to_days
+from trials.models import OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
+from trials.synonyms import find_phrases, synonym_table
+
+PAGE_SIZE = 20
+MAX_QUERY_LENGTH = 500  # longer queries are cut: no patient types more, and tsquery cost grows
+RADII_KM = (10, 25, 50, 100, 250)
+DEFAULT_RADIUS_KM = 100
+SORTS = ("relevance", "distance", "updated")
+# Rank weights for D (eligibility), C (summaries), B (interventions, broader MeSH), A (titles,
+# conditions): a title match must outrank a mention in the eligibility text.
+RANK_WEIGHTS = "{0.05, 0.2, 0.4, 1.0}"
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_MARK_START, _MARK_END = "\x02", "\x03"
+
+# A site counts for "near" when it is in the current record and either recruiting (or about
+# to) or, for trials that no longer recruit, listed without a status (the registry drops site
+# statuses once a study stops recruiting).
+SITE_ELIGIBLE_SQL = """
+    s.removed_at IS NULL AND s.latitude IS NOT NULL
+    AND (s.status IN ('RECRUITING', 'NOT_YET_RECRUITING')
+         OR (s.status = '' AND t.overall_status NOT IN ('RECRUITING', 'NOT_YET_RECRUITING')))
+"""
+DISTANCE_SQL = """
+    (2 * 6371.0088 * asin(least(1.0, sqrt(
+        power(sin(radians(s.latitude - {lat}) / 2), 2)
+        + cos(radians({lat})) * cos(radians(s.latitude))
+          * power(sin(radians(s.longitude - {lon}) / 2), 2)))))
+"""
+# Bounding box first (the latitude range uses the sites' lat/lon index), exact distance after.
+NEAR_SQL = f"""
+    EXISTS (
+        SELECT 1 FROM trials_site s
+         WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL}
+           AND s.latitude BETWEEN {{lat}} - {{radius}} / 111.0 AND {{lat}} + {{radius}} / 111.0
+           AND (abs({{lat}}) > 80
+                OR abs(s.longitude - {{lon}})
+                   <= {{radius}} / (111.32 * greatest(cos(radians({{lat}})), 0.01))
+                OR abs(s.longitude - {{lon}})
+                   >= 360 - {{radius}} / (111.32 * greatest(cos(radians({{lat}})), 0.01)))
+           AND {DISTANCE_SQL} <= {{radius}}
+    )
+"""
+
+# name → SQL testing trial `t` against the value expression {v}. Order matters only for reading.
+FILTER_TEMPLATES = {
+    "query": "t.search_vector @@ {v}",
+    "statuses": "t.overall_status = ANY({v})",
+    "phases": "t.phases && {v}",
+    "study_types": "t.study_type = ANY({v})",
+    "sex": "t.sex IN ('ALL', {v})",
+    "healthy_volunteers": "t.healthy_volunteers IS TRUE",
+    "countries": "t.country_codes && {v}",
+    "conditions": "t.condition_meshes && {v}",
+    "age_days": (
+        "(t.minimum_age_days IS NULL OR t.minimum_age_days <= {v})"
+        " AND (t.maximum_age_days IS NULL OR t.maximum_age_days >= {v})"
+    ),
+    "near": NEAR_SQL,
+}
+
+
+def filter_sql(refs: dict[str, str], *, optional: bool = False) -> str:
+    """The WHERE clause for trial `t`, reading each filter's value from `refs[name]`.
+
+    Only filters present in `refs` apply. With `optional`, each filter applies only when its
+    value is not NULL (saved searches, whose columns hold NULL for "no filter").
+    """
+    clauses = []
+    for name, template in FILTER_TEMPLATES.items():
+        if name not in refs:
+            continue
+        if name == "near":
+            lat, lon, radius = refs["near"]
+            clause = template.format(lat=lat, lon=lon, radius=radius)
+            guard = radius
+        else:
+            clause = template.format(v=refs[name])
+            guard = refs[name]
+        clauses.append(f"({guard} IS NULL OR ({clause}))" if optional else f"({clause})")
+    return " AND ".join(clauses) or "TRUE"
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, keeping search syntax (quotes, "-word", "or")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def clean_text(value: str, limit: int) -> str:
+    return " ".join(_CONTROL_RE.sub(" ", value or "").split())[:limit]
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """A validated search. Empty tuples mean "no filter" except statuses (default: open)."""
+
+    q: str = ""
+    statuses: tuple[str, ...] = tuple(OPEN_STATUSES)
+    phases: tuple[str, ...] = ()
+    study_types: tuple[str, ...] = ()
+    sex: str = ""  # "", "FEMALE" or "MALE": trials open to that sex
+    healthy_volunteers: bool = False
+    countries: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    age: int | None = None  # the patient's age in years
+    near: str = ""  # what the patient typed, or "lat,lon" from the browser
+    radius_km: int | None = DEFAULT_RADIUS_KM  # None = any distance
+    sort: str = ""  # "" = the best for the search: relevance, else distance, else updated
+    point: geo.Point | None = None  # `near` resolved
+
+    @property
+    def effective_sort(self) -> str:
+        if self.sort == "distance" and not self.point:
+            return "relevance" if self.q else "updated"
+        if self.sort:
+            return self.sort
+        if self.q:
+            return "relevance"
+        return "distance" if self.point else "updated"
+
+    @property
+    def is_default_statuses(self) -> bool:
+        return set(self.statuses) == set(OPEN_STATUSES)
+
+    def without(self, **changes) -> "SearchParams":
+        return replace(self, **changes)
+
+    def to_query(self) -> list[tuple[str, str]]:
+        """GET parameters that reproduce this search (shareable URLs, alerts, feeds)."""
+        pairs: list[tuple[str, str]] = []
+        if self.q:
+            pairs.append(("q", self.q))
+        if not self.statuses:
+            pairs.append(("status", "any"))
+        elif not self.is_default_statuses:
+            pairs.extend(("status", s) for s in self.statuses)
+        pairs.extend(("phase", p) for p in self.phases)
+        pairs.extend(("type", t) for t in self.study_types)
+        if self.sex:
+            pairs.append(("sex", self.sex))
+        if self.healthy_volunteers:
+            pairs.append(("healthy", "1"))
+        pairs.extend(("country", c) for c in self.countries)
+        pairs.extend(("condition", c) for c in self.conditions)
+        if self.age is not None:
+            pairs.append(("age", str(self.age)))
+        if self.near:
+            pairs.append(("near", self.near))
+            if self.radius_km != DEFAULT_RADIUS_KM:
+                pairs.append(("radius", str(self.radius_km) if self.radius_km else "any"))
+        if self.sort:
+            pairs.append(("sort", self.sort))
+        return pairs
+
+
+class ParamError(ValueError):
+    """A parameter the API refuses (the page ignores it and says so)."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+        self.message = message
+
+
+STATUS_VALUES = {s.value for s in TrialStatus}
+PHASE_VALUES = {p.value for p in Phase}
+TYPE_VALUES = {t.value for t in StudyType}
+
+
+def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
+    """GET data (a QueryDict) → SearchParams and the parameters that were refused.
+
+    Nothing here raises: a bad value is dropped and reported, so the page can still search
+    (with a message) and the API can answer 400 naming the parameter.
+    """
+    errors: list[ParamError] = []
+
+    def many(name: str, allowed: set[str], *, upper: bool = True) -> tuple[str, ...]:
+        values = []
+        for raw in data.getlist(name)[:50]:
+            for part in str(raw).split(","):
+                value = clean_text(part, 60)
+                value = value.upper() if upper else value
+                if not value:
+                    continue
+                if value in allowed:
+                    if value not in values:
+                        values.append(value)
+                else:
+                    errors.append(ParamError(name, f"unknown value {value[:30]!r}"))
+        return tuple(values)
+
+    q = clean_text(data.get("q", ""), MAX_QUERY_LENGTH)
+
+    raw_statuses = [clean_text(s, 60).lower() for s in data.getlist("status")]
+    if "any" in raw_statuses:
+        statuses: tuple[str, ...] = ()
+    elif raw_statuses:
+        statuses = many("status", STATUS_VALUES) or tuple(OPEN_STATUSES)
+    else:
+        statuses = tuple(OPEN_STATUSES)
+
+    phases = many("phase", PHASE_VALUES)
+    study_types = many("type", TYPE_VALUES)
+    sex = clean_text(data.get("sex", ""), 10).upper()
+    if sex in ("", "ALL"):
+        sex = ""
+    elif sex not in (Sex.FEMALE, Sex.MALE):
+        errors.append(ParamError("sex", "must be FEMALE or MALE"))
+        sex = ""
+    healthy = clean_text(data.get("healthy", ""), 10).lower()
+    if healthy not in ("", "0", "1", "true", "false", "yes", "no"):
+        errors.append(ParamError("healthy", "must be 1 or 0"))
+    healthy_volunteers = healthy in ("1", "true", "yes")
+
+    countries = _country_codes(data.getlist("country"), errors)
+    conditions = tuple(
+        dict.fromkeys(clean_text(c, 200) for c in data.getlist("condition")[:20] if c.strip())
+    )
+
+    age = None
+    raw_age = clean_text(data.get("age", ""), 10)
+    if raw_age:
+        if raw_age.isdigit() and 0 <= int(raw_age) <= 120:
+            age = int(raw_age)
+        else:
+            errors.append(ParamError("age", "must be a whole number of years from 0 to 120"))
+
+    near = clean_text(data.get("near", ""), 200)
+    radius: int | None = DEFAULT_RADIUS_KM
+    raw_radius = clean_text(data.get("radius", data.get("radius_km", "")), 10).lower()
+    if raw_radius in ("any", "0"):
+        radius = None
+    elif raw_radius:
+        if raw_radius.isdigit() and int(raw_radius) in RADII_KM:
+            radius = int(raw_radius)
+        elif raw_radius.isdigit() and 1 <= int(raw_radius) <= 20000:
+            radius = int(raw_radius)  # the API may ask any distance; the page offers a few
+        else:
+            errors.append(ParamError("radius", "must be a number of kilometres or 'any'"))
+
+    sort = clean_text(data.get("sort", ""), 20).lower()
+    if sort and sort not in SORTS:
+        errors.append(ParamError("sort", f"must be one of {', '.join(SORTS)}"))
+        sort = ""
+
+    params = SearchParams(
+        q=q,
+        statuses=statuses,
+        phases=phases,
+        study_types=study_types,
+        sex=sex,
+        healthy_volunteers=healthy_volunteers,
+        countries=countries,
+        conditions=conditions,
+        age=age,
+        near=near,
+        radius_km=radius,
+        sort=sort,
+    )
+    return params, errors
+
+
+def _country_codes(values: list[str], errors: list[ParamError]) -> tuple[str, ...]:
+    import pycountry
+
+    codes = []
+    for raw in values[:50]:
+        for part in str(raw).split(","):
+            code = clean_text(part, 10).upper()
+            if not code:
+                continue
+            if len(code) == 2 and (pycountry.countries.get(alpha_2=code) or code == "XK"):
+                if code not in codes:
+                    codes.append(code)
+            else:
+                errors.append(ParamError("country", f"unknown country code {code[:10]!r}"))
+    return tuple(codes)
+
+
+def parse_page(value) -> int:
+    """page=-1, page=abc → 1; the caller clamps to the last page."""
+    try:
+        return max(1, min(int(str(value)[:6]), 10_000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def resolve_place(params: SearchParams) -> tuple[SearchParams, str | None]:
+    """Resolve `near` to a point; returns (params with point, suggested spelling or None)."""
+    if not params.near:
+        return params, None
+    point = geo.parse_coordinates(params.near) or geo.resolve(params.near)
+    if point:
+        return params.without(point=point), None
+    return params, geo.suggest(params.near)
+
+
+# --- the query text → tsquery --------------------------------------------------------------------
+
+
+@dataclass
+class CompiledQuery:
+    tsquery: str  # tsquery text, cast with ::tsquery
+    expanded: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+
+_PLACEHOLDER = "zzsyn{}q"
+
+
+def compile_query(q: str) -> CompiledQuery | None:
+    """The patient's words → a tsquery, with synonyms and abbreviations OR-ed in.
+
+    websearch_to_tsquery parses the syntax (quotes, "or", "-word"); each known phrase is first
+    replaced by a placeholder word, whose lexeme is then swapped for the OR of the phrase and
+    its synonyms (each a phrase query). None when nothing searchable is left (only stopwords).
+    """
+    text = fold(q)
+    if not text.strip():
+        return None
+    phrases = find_phrases(text)
+    table = synonym_table()
+    pieces, last = [], 0
+    expansions: list[tuple[str, tuple[str, ...]]] = []
+    alternatives: list[str] = []
+    functions: list[str] = []
+    for index, (start, end, phrase) in enumerate(phrases[:10]):
+        pieces.append(text[last:start])
+        pieces.append(f" {_PLACEHOLDER.format(index)} ")
+        others = table.get(phrase, ())
+        expansions.append((phrase, others))
+        # Inside quotes the words must follow each other; otherwise they may be anywhere in
+        # the trial's text, like any unquoted words.
+        quoted = text.count('"', 0, start) % 2 == 1
+        for alternative in (phrase, *others):
+            alternatives.append(alternative)
+            functions.append("phrase" if quoted else "plain")
+        last = end
+    pieces.append(text[last:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT websearch_to_tsquery('english', %s)::text,
+                      ARRAY(SELECT CASE f WHEN 'phrase' THEN phraseto_tsquery('english', p)::text
+                                          ELSE plainto_tsquery('english', p)::text END
+                              FROM unnest(%s::text[], %s::text[]) AS x(p, f))""",
+            ["".join(pieces), alternatives, functions],
+        )
+        base, phrase_queries = cursor.fetchone()
+    if not base:
+        return None
+    position = 0
+    for index, (_phrase, others) in enumerate(expansions):
+        group = list(
+            dict.fromkeys(q for q in phrase_queries[position : position + 1 + len(others)] if q)
+        )
+        position += 1 + len(others)
+        replacement = "( " + " | ".join(f"( {g} )" for g in group) + " )" if group else "''"
+        base = base.replace(f"'{_PLACEHOLDER.format(index)}'", replacement)
+    return CompiledQuery(tsquery=base, expanded=expansions)
+
+
+# --- running it ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrialHit:
+    trial: Trial
+    rank: float = 0.0
+    snippet: str = ""
+    nearest_site: dict | None = None  # {"facility", "city", "country", "distance_km", ...}
+
+
+@dataclass
+class SearchResult:
+    params: SearchParams
+    count: int
+    hits: list[TrialHit]
+    page: int
+    num_pages: int
+    facets: dict[str, list[dict]]
+    suggestion: str | None = None  # "did you mean" for the query
+    place_suggestion: str | None = None  # "did you mean" for the place
+    place_unknown: bool = False
+    query_empty: bool = False  # the words were all stopwords
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _refs_and_args(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+    refs: dict = {}
+    args: dict = {}
+    if compiled:
+        refs["query"] = "%(tsquery)s::tsquery"
+        args["tsquery"] = compiled.tsquery
+    if params.statuses:
+        refs["statuses"] = "%(statuses)s::text[]"
+        args["statuses"] = list(params.statuses)
+    if params.phases:
+        refs["phases"] = "%(phases)s::varchar[]"
+        args["phases"] = list(params.phases)
+    if params.study_types:
+        refs["study_types"] = "%(study_types)s::text[]"
+        args["study_types"] = list(params.study_types)
+    if params.sex:
+        refs["sex"] = "%(sex)s"
+        args["sex"] = params.sex
+    if params.healthy_volunteers:
+        refs["healthy_volunteers"] = "TRUE"
+    if params.countries:
+        refs["countries"] = "%(countries)s::varchar[]"
+        args["countries"] = list(params.countries)
+    if params.conditions:
+        refs["conditions"] = "%(conditions)s::text[]"
+        args["conditions"] = list(params.conditions)
+    if params.age is not None:
+        refs["age_days"] = "%(age_days)s"
+        args["age_days"] = years_to_days(params.age)
+    if params.point:
+        args["lat"], args["lon"] = params.point.latitude, params.point.longitude
+        if params.radius_km:
+            refs["near"] = ("%(lat)s", "%(lon)s", "%(radius)s")
+            args["radius"] = float(params.radius_km)
+    return refs, args
+
+
+def search_trials(
+    params: SearchParams,
+    *,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    with_facets: bool = True,
+) -> SearchResult:
+    """Run a search (resolve the place first with resolve_place)."""
+    compiled = compile_query(params.q) if params.q else None
+    refs, args = _refs_and_args(params, compiled)
+    where = filter_sql(refs)
+    sort = params.effective_sort
+    if sort == "relevance" and not compiled:
+        sort = "updated"
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM trials_trial t WHERE {where}", args)
+        count = cursor.fetchone()[0]
+
+        num_pages = max(1, math.ceil(count / page_size))
+        page = min(max(page, 1), num_pages)
+        args = {**args, "limit": page_size, "offset": (page - 1) * page_size}
+        if sort == "relevance" and params.point:
+            # Near a place, relevance fades with the distance to the nearest site (halved at
+            # 50 km), as on the registry: a good match next door beats a slightly better one
+            # abroad.
+            distance = DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")
+            order = f"""ts_rank('{RANK_WEIGHTS}', t.search_vector, %(tsquery)s::tsquery)
+                        / (1 + coalesce((SELECT min({distance})
+                                           FROM trials_site s
+                                          WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL}),
+                                        20000) / 50.0) DESC"""
+        elif sort == "relevance":
+            order = f"ts_rank('{RANK_WEIGHTS}', t.search_vector, %(tsquery)s::tsquery) DESC"
+        elif sort == "distance":
+            order = f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
+                           FROM trials_site s WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL})
+                        ASC NULLS LAST"""
+        else:
+            order = "t.last_update_posted DESC NULLS LAST"
+        rank = (
+            f"ts_rank('{RANK_WEIGHTS}', t.search_vector, %(tsquery)s::tsquery)" if compiled else "0"
+        )
+        cursor.execute(
+            f"""SELECT t.id, {rank} FROM trials_trial t WHERE {where}
+                ORDER BY {order}, t.last_update_posted DESC NULLS LAST, t.id
+                LIMIT %(limit)s OFFSET %(offset)s""",
+            args,
+        )
+        rows = cursor.fetchall()
+
+    hits = _hydrate(rows, params, compiled)
+    facets = compute_facets(params, compiled) if with_facets else {}
+    result = SearchResult(
+        params=params,
+        count=count,
+        hits=hits,
+        page=page,
+        num_pages=num_pages,
+        facets=facets,
+        query_empty=bool(params.q) and compiled is None,
+    )
+    if params.q and count == 0:
+        result.suggestion = suggest_query(params.q)
+    if params.near and not params.point:
+        result.place_unknown = True
+        result.place_suggestion = geo.suggest(params.near)
+    return result
+
+
+def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list[TrialHit]:
+    ids = [row[0] for row in rows]
+    if not ids:
+        return []
+    trials = Trial.objects.in_bulk(ids)
+    snippets = _snippets(ids, compiled) if compiled else {}
+    nearest = nearest_sites(ids, params.point)
+    return [
+        TrialHit(
+            trial=trials[trial_id],
+            rank=float(rank or 0),
+            snippet=snippets.get(trial_id, ""),
+            nearest_site=nearest.get(trial_id),
+        )
+        for trial_id, rank in rows
+    ]
+
+
+def _snippets(ids: list[int], compiled: CompiledQuery) -> dict[int, str]:
+    """The summary around the matched words, words marked (escaped, then <mark>-ed)."""
+    options = (
+        f"MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=' … ', "
+        f"StartSel={_MARK_START}, StopSel={_MARK_END}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT t.id, ts_headline('english',
+                        coalesce(nullif(t.plain_summary, ''), t.brief_summary),
+                        %s::tsquery, %s)
+                 FROM trials_trial t WHERE t.id = ANY(%s)""",
+            [compiled.tsquery, options, ids],
+        )
+        rows = cursor.fetchall()
+    return {trial_id: highlight(text) for trial_id, text in rows}
+
+
+def highlight(text: str) -> str:
+    safe = escape(text or "").replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
+    return mark_safe(safe)
+
+
+def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, dict]:
+    """Each trial's nearest eligible site (by distance when a place is known, else its first
+    recruiting site). One query for the whole page."""
+    if not trial_ids:
+        return {}
+    if point:
+        distance = DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")
+        order = f"{distance} ASC"
+        select_distance = distance
+    else:
+        order = "s.position ASC"
+        select_distance = "NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT DISTINCT ON (s.trial_id) s.trial_id, s.id, s.facility, s.city, s.state,
+                       s.country, s.country_code, s.status, {select_distance}
+                  FROM trials_site s JOIN trials_trial t ON t.id = s.trial_id
+                 WHERE s.trial_id = ANY(%(ids)s) AND s.removed_at IS NULL
+                   AND (s.status IN ('RECRUITING', 'NOT_YET_RECRUITING') OR s.status = '')
+                   AND (%(has_point)s = FALSE OR s.latitude IS NOT NULL)
+                 ORDER BY s.trial_id,
+                          (s.status IN ('RECRUITING', 'NOT_YET_RECRUITING')) DESC, {order}""",
+            {
+                "ids": trial_ids,
+                "lat": point.latitude if point else 0,
+                "lon": point.longitude if point else 0,
+                "has_point": bool(point),
+            },
+        )
+        rows = cursor.fetchall()
+    return {
+        row[0]: {
+            "id": row[1],
+            "facility": row[2],
+            "city": row[3],
+            "state": row[4],
+            "country": row[5],
+            "country_code": row[6],
+            "status": row[7],
+            "distance_km": round(row[8], 1) if row[8] is not None else None,
+        }
+        for row in rows
+    }
+
+
+# --- facets --------------------------------------------------------------------------------------
+
+FACET_FILTER = {
+    "status": "statuses",
+    "phase": "phases",
+    "type": "study_types",
+    "sex": "sex",
+    "healthy": "healthy_volunteers",
+    "country": "countries",
+    "condition": "conditions",
+}
+
+
+def compute_facets(params: SearchParams, compiled: CompiledQuery | None) -> dict[str, list[dict]]:
+    """Live counts for each filter's options, with every *other* filter applied (so that a
+    patient sees how many trials each choice would give)."""
+    refs, args = _refs_and_args(params, compiled)
+    facets: dict[str, list[dict]] = {}
+    with connection.cursor() as cursor:
+
+        def grouped(facet: str, select: str, extra: str = "", limit: int = 50) -> list[tuple]:
+            own = FACET_FILTER[facet]
+            where = filter_sql({k: v for k, v in refs.items() if k != own})
+            cursor.execute(
+                f"""SELECT value, count(*) FROM trials_trial t {extra}
+                     WHERE {where} GROUP BY value ORDER BY count(*) DESC, value
+                     LIMIT {int(limit)}""".replace("SELECT value", f"SELECT {select} AS value"),
+                args,
+            )
+            return cursor.fetchall()
+
+        status_counts = dict(grouped("status", "t.overall_status"))
+        facets["status"] = [
+            {
+                "value": s.value,
+                "label": s.label,
+                "count": status_counts.get(s.value, 0),
+                "selected": s.value in params.statuses,
+            }
+            for s in TrialStatus
+            if status_counts.get(s.value) or s.value in params.statuses or s in OPEN_STATUSES
+        ]
+        phase_counts = dict(grouped("phase", "p", ", unnest(t.phases) p"))
+        facets["phase"] = [
+            {
+                "value": p.value,
+                "label": p.label,
+                "count": phase_counts.get(p.value, 0),
+                "selected": p.value in params.phases,
+            }
+            for p in Phase
+        ]
+        type_counts = dict(grouped("type", "t.study_type"))
+        facets["type"] = [
+            {
+                "value": st.value,
+                "label": st.label,
+                "count": type_counts.get(st.value, 0),
+                "selected": st.value in params.study_types,
+            }
+            for st in StudyType
+            if type_counts.get(st.value) or st.value in params.study_types
+        ]
+        sex_counts = dict(grouped("sex", "t.sex"))
+        facets["sex"] = [
+            {
+                "value": sex.value,
+                "label": sex.label,
+                "count": sex_counts.get(sex.value, 0) + sex_counts.get("ALL", 0),
+                "selected": params.sex == sex.value,
+            }
+            for sex in (Sex.FEMALE, Sex.MALE)
+        ]
+        healthy_counts = dict(grouped("healthy", "coalesce(t.healthy_volunteers, FALSE)"))
+        facets["healthy"] = [
+            {
+                "value": "1",
+                "label": "",
+                "count": healthy_counts.get(True, 0),
+                "selected": params.healthy_volunteers,
+            }
+        ]
+        country_counts = grouped("country", "c", ", unnest(t.country_codes) c", limit=40)
+        selected_countries = set(params.countries)
+        facets["country"] = sorted(
+            (
+                {
+                    "value": code,
+                    "label": country_name(code),
+                    "count": count,
+                    "selected": code in selected_countries,
+                }
+                for code, count in country_counts
+            ),
+            key=lambda f: f["label"],
+        )
+        facets["country"] += [
+            {"value": c, "label": country_name(c), "count": 0, "selected": True}
+            for c in params.countries
+            if c not in {f["value"] for f in facets["country"]}
+        ]
+        condition_counts = grouped("condition", "m", ", unnest(t.condition_meshes) m", limit=15)
+        facets["condition"] = [
+            {"value": m, "label": m, "count": count, "selected": m in params.conditions}
+            for m, count in condition_counts
+        ] + [
+            {"value": c, "label": c, "count": 0, "selected": True}
+            for c in params.conditions
+            if c not in {m for m, _ in condition_counts}
+        ]
+    return facets
+
+
+# --- did you mean --------------------------------------------------------------------------------
+
+_WORD_RE = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+
+
+def suggest_query(q: str) -> str | None:
+    """The query with misspelt words replaced by the closest words trials use ("carcinomma"
+    → "carcinoma"), or None when every word is known or nothing is close enough."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD_RE.findall(fold(q))))[:8]
+    if not words:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT term FROM trials_searchterm WHERE term = ANY(%s)",
+            [words],
+        )
+        known = {row[0] for row in cursor.fetchall()}
+        replacements = {}
+        for word in words:
+            if word in known:
+                continue
+            cursor.execute(
+                """SELECT term, similarity(term, %s) AS score FROM trials_searchterm
+                    WHERE term %% %s ORDER BY score DESC, trial_count DESC LIMIT 1""",
+                [word, word],
+            )
+            row = cursor.fetchone()
+            if row and row[1] >= 0.4:
+                replacements[word] = row[0]
+    if not replacements:
+        return None
+    suggestion = fold(q)
+    for word, term in replacements.items():
+        suggestion = re.sub(rf"\b{re.escape(word)}\b", term, suggestion)
+    return suggestion
+
+
+def refresh_search_terms() -> None:
+    """Rebuild the "did you mean" vocabulary: the words (4+ letters) of condition and
+    intervention names and of MeSH terms, with the number of trials using each."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH names AS (
+                SELECT t.id, lower(unaccent(n)) AS name
+                  FROM trials_trial t,
+                       unnest(t.conditions || t.condition_meshes || t.keywords
+                              || t.intervention_meshes
+                              || ARRAY(SELECT i->>'name'
+                                         FROM jsonb_array_elements(t.interventions) i)) n
+            ), words AS (
+                SELECT DISTINCT id, w FROM names,
+                       regexp_split_to_table(name, '[^[:alpha:]]+') w
+                 WHERE length(w) >= 4 AND length(w) <= 60
+            )
+            INSERT INTO trials_searchterm (term, trial_count)
+            SELECT w, count(*) FROM words GROUP BY w
+            ON CONFLICT (term) DO UPDATE SET trial_count = EXCLUDED.trial_count
+            """
+        )

@@ -1,0 +1,135 @@
+"""Template helpers for trial pages."""
+
+import re
+
+from django import template
+from django.http import QueryDict
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+from trials.countries import country_name
+from trials.eligibility import unescape
+
+register = template.Library()
+_BULLET_RE = re.compile(r"^\s*(?:[*\-+•]|\d{1,3}[.)])\s+")
+
+
+@register.filter
+def registry_text(text: str) -> str:
+    """Registry Markdown (paragraphs, bullet lists, backslash escapes) → safe HTML.
+
+    Deliberately small: everything is escaped first; only paragraphs and lists are rebuilt.
+    """
+    if not text:
+        return ""
+    html = []
+    for block in re.split(r"\n\s*\n", unescape(text).strip()):
+        lines = [line for line in block.split("\n") if line.strip()]
+        if lines and all(_BULLET_RE.match(line) for line in lines):
+            items = "".join(f"<li>{escape(_BULLET_RE.sub('', line))}</li>" for line in lines)
+            html.append(f"<ul>{items}</ul>")
+        else:
+            html.append(f"<p>{'<br>'.join(escape(line.strip()) for line in lines)}</p>")
+    return mark_safe("".join(html))
+
+
+@register.filter
+def country(code: str) -> str:
+    return country_name(code)
+
+
+@register.filter
+def distance(km) -> str:
+    if km is None:
+        return ""
+    if km < 1:
+        return _("less than 1 km")
+    return _("%(km)s km") % {"km": f"{km:.0f}"}
+
+
+@register.simple_tag
+def query_with(params: QueryDict | list, **changes) -> str:
+    """The current GET parameters with some replaced (pagination, "widen" links)."""
+    data = QueryDict(mutable=True)
+    for key, value in params.items() if isinstance(params, dict) else params:
+        data.appendlist(key, value)
+    for key, value in changes.items():
+        data.pop(key, None)
+        if value not in (None, ""):
+            data[key] = str(value)
+    return data.urlencode()
+
+
+@register.filter
+def status_badge(status: str) -> str:
+    """Bootstrap badge class for a trial or site status."""
+    if status == "RECRUITING":
+        return "text-bg-success"
+    if status in ("NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION"):
+        return "text-bg-info"
+    if status in ("", None):
+        return "text-bg-light border"
+    return "text-bg-secondary"
+
+
+@register.simple_tag
+def masked(kind: str) -> str:
+    """Contact details are never printed: the contact form routes messages to the site."""
+    return format_html(
+        '<span aria-label="{}">{}</span>',
+        _("hidden") if kind else "",
+        "•••-•••-••••" if kind == "phone" else "•••••@•••••",
+    )
+
+
+_AGE_RE = re.compile(r"^\s*(\d+)\s*(year|month|week|day|hour|minute)s?\s*$", re.IGNORECASE)
+
+
+def _age(text: str) -> str:
+    from django.utils.translation import ngettext
+
+    match = _AGE_RE.match(text or "")
+    if not match:
+        return text
+    n, unit = int(match.group(1)), match.group(2).lower()
+    forms = {
+        "year": ngettext("%(n)d year", "%(n)d years", n),
+        "month": ngettext("%(n)d month", "%(n)d months", n),
+        "week": ngettext("%(n)d week", "%(n)d weeks", n),
+        "day": ngettext("%(n)d day", "%(n)d days", n),
+        "hour": ngettext("%(n)d hour", "%(n)d hours", n),
+        "minute": ngettext("%(n)d minute", "%(n)d minutes", n),
+    }
+    return forms[unit] % {"n": n}
+
+
+@register.filter
+def age_range(trial) -> str:
+    """ "18 years and older", "6 months to 17 years", "All ages" in the active language."""
+    low, high = trial.minimum_age, trial.maximum_age
+    # "130 Years" and the like mean "no upper limit" in real records.
+    if high and trial.maximum_age_days and trial.maximum_age_days >= 100 * 365:
+        high = ""
+    if low and high:
+        return _("%(low)s to %(high)s") % {"low": _age(low), "high": _age(high)}
+    if low:
+        return _("%(low)s and older") % {"low": _age(low)}
+    if high:
+        return _("up to %(high)s") % {"high": _age(high)}
+    return _("All ages")
+
+
+@register.inclusion_tag("trials/_criteria.html")
+def criteria(items: list, depth: int = 0):
+    return {"items": items, "depth": depth}
+
+
+@register.filter
+def official_role(role: str) -> str:
+    from trials.models import ContactRole
+
+    try:
+        return str(ContactRole(role).label)
+    except ValueError:
+        return role.replace("_", " ").lower().capitalize()

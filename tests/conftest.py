@@ -37,9 +37,20 @@ def import_records(*paths) -> "Importer":
     return importer.stats
 
 
+def ensure_gazetteer() -> None:
+    """The gazetteer is loaded by a migration, but a transactional test's flush empties every
+    table: reload it when it is gone."""
+    from trials.geo import load_gazetteer
+    from trials.models import Place
+
+    if not Place.objects.exists():
+        load_gazetteer()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
+        ensure_gazetteer()
         stats = import_records(DEMO_DATA, SEED_DATA)
         assert stats.failed == 0, stats.summary()
 

@@ -372,6 +372,9 @@ class Place(models.Model):
 
     class Meta:
         ordering = ["-population"]
+        # Reference data loaded by migration 0004, never written by the app: unmanaged so that a
+        # test database flush keeps it (Django flushes managed tables only).
+        managed = False
 
     def __str__(self):
         return f"{self.name} ({self.country_code})"
@@ -385,6 +388,7 @@ class PlaceName(models.Model):
     key = models.CharField(max_length=200)
 
     class Meta:
+        managed = False  # reference data, see Place
         indexes = [
             # Exact lookup of what the patient typed.
             models.Index(fields=["key"], name="placename_key_idx"),

@@ -11,6 +11,13 @@ function onReady(fn) {
 }
 
 onReady(function () {
+  // Filters apply as soon as they change; the text boxes wait for "Search" (or Enter), so that
+  // tabbing out of a half-typed query does not start a search.
+  ["id_q", "id_near"].forEach(function (id) {
+    var input = document.getElementById(id);
+    if (input) input.addEventListener("change", function (event) { event.stopPropagation(); });
+  });
+
   var button = document.getElementById("use-location");
   var near = document.getElementById("id_near");
   if (button && near && "geolocation" in navigator) {

@@ -7,6 +7,7 @@ this portal holds health data.
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from config.env import (
@@ -148,6 +149,27 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "sync-ctgov": {"task": "trials.tasks.sync_ctgov", "schedule": 3600.0},
+    # Imports enqueue matching themselves; this catches anything they could not enqueue.
+    "match-alerts": {"task": "notifications.tasks.match_alerts", "schedule": 300.0},
+    "alerts-immediate": {
+        "task": "notifications.tasks.send_due_digests",
+        "schedule": 60.0,
+        "args": ("immediate",),
+    },
+    "alerts-daily": {
+        "task": "notifications.tasks.send_due_digests",
+        "schedule": crontab(hour=7, minute=0),
+        "args": ("daily",),
+    },
+    "alerts-weekly": {
+        "task": "notifications.tasks.send_due_digests",
+        "schedule": crontab(day_of_week=1, hour=7, minute=30),
+        "args": ("weekly",),
+    },
+    "alerts-expire-unconfirmed": {
+        "task": "notifications.tasks.expire_unconfirmed_alerts",
+        "schedule": crontab(hour=3, minute=15),
+    },
 }
 
 # --- ClinicalTrials.gov --------------------------------------------------------------------
@@ -180,6 +202,9 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be True")
+
+# Shared secret of the bounce/complaint webhook (header X-Webhook-Secret); empty = webhook off.
+ALERTS_WEBHOOK_SECRET = envstr("ALERTS_WEBHOOK_SECRET", "")
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,5 +1,10 @@
-"""Outgoing email (the outbox). Subscriptions are added by the alerts feature."""
+"""Outgoing email (the outbox) and alerts: subscribers, their subscriptions, and what each
+subscription was already told."""
 
+import hashlib
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -61,3 +66,173 @@ class OutgoingEmail(models.Model):
 
     def __str__(self):
         return f"{self.template} #{self.pk} ({self.status})"
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+class Subscriber(models.Model):
+    """An email address that asked for alerts. No account: every email carries signed links
+    back to the subscriber's alerts. "Delete all" deletes this row and with it the address."""
+
+    email = models.EmailField(max_length=254, unique=True)  # stored lower-case
+    language = models.CharField(max_length=10, default="en")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"subscriber #{self.pk}"
+
+
+class TsQueryField(models.TextField):
+    """A PostgreSQL tsquery column: parsed once when saved, not for each of 100,000 matches."""
+
+    def db_type(self, connection):
+        return "tsquery"
+
+
+class Frequency(models.TextChoices):
+    IMMEDIATE = "immediate", _("As they happen")
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly")
+
+
+class SubscriptionStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for confirmation")
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+
+
+class Subscription(models.Model):
+    """A saved search (new matching trials) or a watched trial (its changes).
+
+    A saved search keeps its parameters twice: `query` (the GET pairs, to show it and to link
+    back to the search page) and compiled columns read by trials.search.filter_sql, so that all
+    subscriptions are matched against new trials in one set-based query with the site's exact
+    semantics. NULL in a compiled column means "no filter".
+    """
+
+    class Kind(models.TextChoices):
+        SEARCH = "search", _("New trials for a search")
+        TRIAL = "trial", _("Changes to a trial")
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    trial = models.ForeignKey(
+        "trials.Trial", on_delete=models.CASCADE, null=True, blank=True, related_name="watchers"
+    )
+    query = models.JSONField(default=list, blank=True)  # [[name, value], ...] as in the URL
+    # Same search, same subscriber → same key: subscribing twice does not duplicate.
+    query_key = models.CharField(max_length=64)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.DAILY)
+    status = models.CharField(
+        max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING
+    )
+    paused_reason = models.CharField(max_length=20, blank=True)  # user / bounce / complaint
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Versions of trials already matched up to here are not matched again.
+    matched_from_version = models.BigIntegerField(default=0)
+
+    # --- compiled search (see trials.search.FILTER_TEMPLATES) ---
+    tsquery = TsQueryField(null=True, blank=True)
+    statuses = ArrayField(models.CharField(max_length=32), null=True, blank=True)
+    phases = ArrayField(models.CharField(max_length=12), null=True, blank=True)
+    study_types = ArrayField(models.CharField(max_length=16), null=True, blank=True)
+    sex = models.CharField(max_length=6, null=True, blank=True)  # noqa: DJ001 - NULL = any
+    healthy_volunteers = models.BooleanField(null=True, blank=True)
+    countries = ArrayField(models.CharField(max_length=2), null=True, blank=True)
+    conditions = ArrayField(models.TextField(), null=True, blank=True)
+    age_days = models.IntegerField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    radius_km = models.FloatField(null=True, blank=True)
+    place_label = models.CharField(max_length=200, blank=True)
+    # Lexemes of which a matching trial must contain at least one (prefilter for matching).
+    lexemes = ArrayField(models.TextField(), null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "kind", "query_key"], name="subscription_unique_query"
+            ),
+        ]
+        indexes = [
+            # Matching reads only active saved searches / watched trials.
+            models.Index(
+                fields=["kind", "trial"],
+                name="subscription_active_idx",
+                condition=models.Q(status="active"),
+            ),
+            # Prefilter: saved searches sharing a lexeme with a new trial.
+            GinIndex(fields=["lexemes"], name="subscription_lexemes_gin"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} subscription #{self.pk}"
+
+    @staticmethod
+    def key_for(kind: str, query: list, trial_id: int | None) -> str:
+        raw = f"{kind}|{trial_id}|" + "&".join(f"{k}={v}" for k, v in sorted(query))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class AlertMatch(models.Model):
+    """A trial a subscription must hear about, then has heard about (sent_at).
+
+    Unique per (subscription, trial) for new trials and per (subscription, version) for
+    changes: whatever the number of imports, retries or matching runs, nothing is announced
+    twice to the same subscription.
+    """
+
+    class Kind(models.TextChoices):
+        NEW = "new", _("New trial")
+        CHANGE = "change", _("Trial changed")
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="matches")
+    trial = models.ForeignKey("trials.Trial", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(
+        "trials.TrialVersion", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    email = models.ForeignKey(OutgoingEmail, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "trial"],
+                condition=models.Q(kind="new"),
+                name="match_new_once",
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "version"],
+                condition=models.Q(kind="change"),
+                name="match_change_once",
+            ),
+        ]
+        indexes = [
+            # The digests: unsent matches, by subscription.
+            models.Index(
+                fields=["subscription", "created_at"],
+                name="match_unsent_idx",
+                condition=models.Q(sent_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} match #{self.pk}"
+
+
+class MatchCursor(models.Model):
+    """How far alert matching has read the trial versions (one row, name "alerts")."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_version_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.name} @ {self.last_version_id}"

@@ -364,9 +364,11 @@ def after_import(stats: ImportStats) -> None:
     """Work that follows every import that created or changed trials."""
     if not (stats.created_ids or stats.updated_ids):
         return
+    from notifications.alerts import enqueue_matching
     from trials.search import refresh_search_terms
 
     started = time.monotonic()
     refresh_postal_codes()
     refresh_search_terms()
+    enqueue_matching()
     log.info("after-import work took %.1f s", time.monotonic() - started)

@@ -495,6 +495,8 @@ def search_trials(
             order = f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
                            FROM trials_site s WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL})
                         ASC NULLS LAST"""
+        elif sort == "changed":  # the Atom feeds: what changed here most recently
+            order = "t.last_changed_at DESC"
         else:
             order = "t.last_update_posted DESC NULLS LAST"
         rank = (

@@ -1,0 +1,528 @@
+"""Alerts: subscribe (double opt-in), match new and changed trials, send digests.
+
+Matching reads the durable log of trial versions (trials.TrialVersion) past a cursor, so a
+version is matched whatever happened to the worker that should have done it, and writes one
+AlertMatch per (subscription, trial) or (subscription, version) with ON CONFLICT DO NOTHING:
+running it twice, or after a retry, announces nothing twice. Saved searches are matched with the
+site's own WHERE clause (trials.search.filter_sql) over subscription columns, in one query.
+"""
+
+import logging
+import re
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import connection, transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from notifications.emails import queue_email
+from notifications.models import (
+    AlertMatch,
+    Frequency,
+    MatchCursor,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+)
+from trials import geo
+from trials.changes import describe
+from trials.ctgov import years_to_days
+from trials.models import Trial, TrialVersion
+from trials.search import (
+    SearchParams,
+    compile_query,
+    filter_sql,
+    nearest_sites,
+    resolve_place,
+)
+
+log = logging.getLogger(__name__)
+
+CONFIRM_SALT = "alerts.confirm"
+MANAGE_SALT = "alerts.manage"
+UNSUBSCRIBE_SALT = "alerts.unsubscribe"
+CONFIRM_MAX_AGE = timedelta(days=7)
+# "As they happen" waits this long after the first unsent match, so that trials of one import
+# arrive in one email.
+IMMEDIATE_WINDOW = timedelta(minutes=5)
+MATCH_BATCH = 2000  # versions per matching transaction
+OPEN = ("RECRUITING", "NOT_YET_RECRUITING")
+_LEXEME_RE = re.compile(r"'((?:[^']|'')+)'")
+
+
+# --- subscribing ---------------------------------------------------------------------------------
+
+
+def _subscriber_for(email: str, language: str) -> Subscriber:
+    subscriber, created = Subscriber.objects.get_or_create(
+        email=email.strip().lower(), defaults={"language": language}
+    )
+    if not created and subscriber.language != language:
+        subscriber.language = language
+        subscriber.save(update_fields=["language"])
+    return subscriber
+
+
+def compile_search(params: SearchParams) -> dict:
+    """The compiled columns of a saved search (see Subscription); NULL = no filter."""
+    compiled = compile_query(params.q) if params.q else None
+    lexemes = None
+    if compiled:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT querytree(%s::tsquery)", [compiled.tsquery])
+            tree = cursor.fetchone()[0]
+        found = sorted({m.replace("''", "'") for m in _LEXEME_RE.findall(tree)})
+        lexemes = found or None  # a query of negations only cannot be prefiltered
+    point = params.point
+    return {
+        "tsquery": compiled.tsquery if compiled else None,
+        "lexemes": lexemes,
+        "statuses": list(params.statuses) or None,
+        "phases": list(params.phases) or None,
+        "study_types": list(params.study_types) or None,
+        "sex": params.sex or None,
+        "healthy_volunteers": True if params.healthy_volunteers else None,
+        "countries": list(params.countries) or None,
+        "conditions": list(params.conditions) or None,
+        "age_days": years_to_days(params.age) if params.age is not None else None,
+        "latitude": point.latitude if point else None,
+        "longitude": point.longitude if point else None,
+        "radius_km": float(params.radius_km) if point and params.radius_km else None,
+        "place_label": (point.label if point else "")[:200],
+    }
+
+
+def subscription_subscribe(
+    *,
+    email: str,
+    language: str,
+    frequency: str,
+    params: SearchParams | None = None,
+    trial: Trial | None = None,
+) -> tuple[Subscription, bool]:
+    """Save a search or watch a trial, pending confirmation.
+
+    Returns (subscription, confirmation_sent). Subscribing again with the same email and search
+    reuses the row: a pending one gets its confirmation again, an active one nothing (and the
+    page says the same in every case, so it reveals no one's subscriptions).
+    """
+    if (params is None) == (trial is None):
+        raise ValueError("subscribe to a search or to a trial")
+    with transaction.atomic():
+        subscriber = _subscriber_for(email, language)
+        if trial is not None:
+            kind, query, columns = Subscription.Kind.TRIAL, [], {}
+        else:
+            params, _ = resolve_place(params)
+            kind, query, columns = (
+                Subscription.Kind.SEARCH,
+                params.to_query(),
+                compile_search(params),
+            )
+        key = Subscription.key_for(kind, query, trial.id if trial else None)
+        subscription, created = Subscription.objects.select_for_update().get_or_create(
+            subscriber=subscriber,
+            kind=kind,
+            query_key=key,
+            defaults={"trial": trial, "query": query, "frequency": frequency, **columns},
+        )
+        if subscription.status != SubscriptionStatus.PENDING:
+            return subscription, False
+        if not created:
+            subscription.frequency = frequency
+            subscription.created_at = timezone.now()  # the 7 days start again
+            subscription.save(update_fields=["frequency", "created_at"])
+        _queue_confirmation(subscription)
+    return subscription, True
+
+
+def _link(name: str, *args) -> str:
+    return settings.SITE_URL + reverse(name, args=args)
+
+
+def confirm_token(subscription: Subscription) -> str:
+    return signing.dumps(subscription.id, salt=CONFIRM_SALT)
+
+
+def manage_token(subscriber: Subscriber) -> str:
+    return signing.dumps(subscriber.id, salt=MANAGE_SALT)
+
+
+def unsubscribe_token(subscription_ids: list[int]) -> str:
+    return signing.dumps(sorted(subscription_ids), salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def _queue_confirmation(subscription: Subscription) -> None:
+    subscriber = subscription.subscriber
+    queue_email(
+        "alert-confirm",
+        to=subscriber.email,
+        language=subscriber.language,
+        context={
+            "subscription": subscription,
+            "description": describe_subscription(subscription, subscriber.language),
+            "confirm_url": _link("notifications:confirm", confirm_token(subscription)),
+            "days": CONFIRM_MAX_AGE.days,
+        },
+        erase_key=f"subscriber:{subscriber.id}",
+    )
+
+
+def subscription_confirm(token: str) -> Subscription | None:
+    """Follow the signed confirmation link; None when tampered, expired or gone."""
+    try:
+        subscription_id = signing.loads(
+            token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE.total_seconds()
+        )
+    except signing.BadSignature:
+        return None
+    with transaction.atomic():
+        subscription = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("subscriber", "trial")
+            .filter(id=subscription_id)
+            .first()
+        )
+        if subscription is None:
+            return None
+        if subscription.status == SubscriptionStatus.PENDING:
+            subscription.status = SubscriptionStatus.ACTIVE
+            subscription.confirmed_at = timezone.now()
+            # Only what happens from now on: not the trials imported before confirming.
+            subscription.matched_from_version = (
+                TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
+            )
+            subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
+    return subscription
+
+
+def subscriber_from_token(token: str) -> Subscriber | None:
+    try:
+        subscriber_id = signing.loads(token, salt=MANAGE_SALT)
+    except signing.BadSignature:
+        return None
+    return Subscriber.objects.filter(id=subscriber_id).first()
+
+
+def subscriptions_unsubscribe(token: str) -> int | None:
+    """One-click unsubscribe (RFC 8058): delete the subscriptions an email was about.
+    Idempotent: a second click deletes nothing and still succeeds. None if tampered."""
+    try:
+        ids = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        return None
+    deleted, _ = Subscription.objects.filter(id__in=ids).delete()
+    _forget_empty_subscribers()
+    return deleted
+
+
+def subscriber_erase(subscriber: Subscriber) -> None:
+    """ "Delete all": the address goes, with every subscription and every queued alert."""
+    from notifications.models import EmailStatus, OutgoingEmail
+
+    with transaction.atomic():
+        OutgoingEmail.objects.filter(
+            erase_key=f"subscriber:{subscriber.id}",
+            status__in=[EmailStatus.QUEUED, EmailStatus.FAILED],
+        ).update(status=EmailStatus.CANCELLED)
+        OutgoingEmail.objects.filter(erase_key=f"subscriber:{subscriber.id}").update(
+            to_email="erased@invalid", subject="", body_text="", body_html="", headers={}
+        )
+        subscriber.delete()
+
+
+def subscriptions_pause_for_address(email: str, reason: str) -> int:
+    """A hard bounce or a complaint: stop sending to that address (resumable by the user)."""
+    return Subscription.objects.filter(
+        subscriber__email=email.strip().lower(), status=SubscriptionStatus.ACTIVE
+    ).update(status=SubscriptionStatus.PAUSED, paused_reason=reason)
+
+
+def expire_unconfirmed() -> int:
+    """Pending subscriptions older than the confirmation link's life are deleted."""
+    deleted, _ = Subscription.objects.filter(
+        status=SubscriptionStatus.PENDING, created_at__lt=timezone.now() - CONFIRM_MAX_AGE
+    ).delete()
+    _forget_empty_subscribers()
+    return deleted
+
+
+def _forget_empty_subscribers() -> None:
+    Subscriber.objects.filter(subscriptions__isnull=True).delete()
+
+
+# --- describing ----------------------------------------------------------------------------------
+
+
+def describe_subscription(subscription: Subscription, language: str) -> str:
+    """ "head and neck cancer · near Strasbourg, France (100 km) · Phase 3" or the trial title."""
+    from django.utils.translation import gettext as _
+
+    from trials.search import parse_params
+
+    with translation.override(language):
+        if subscription.kind == Subscription.Kind.TRIAL:
+            return subscription.trial.title if subscription.trial else ""
+        from django.http import QueryDict
+
+        data = QueryDict(mutable=True)
+        for key, value in subscription.query:
+            data.appendlist(key, value)
+        params, _errors = parse_params(data)
+        parts = []
+        if params.q:
+            parts.append(f"“{params.q}”")
+        if subscription.place_label:
+            if subscription.radius_km:
+                parts.append(
+                    _("within %(km)s km of %(place)s")
+                    % {"km": f"{subscription.radius_km:.0f}", "place": subscription.place_label}
+                )
+            else:
+                parts.append(_("near %(place)s") % {"place": subscription.place_label})
+        if params.phases:
+            parts.append(", ".join(str(_phase_label(p)) for p in params.phases))
+        if params.age is not None:
+            parts.append(_("age %(age)s") % {"age": params.age})
+        if not parts:
+            parts.append(_("all recruiting trials"))
+        return " · ".join(parts)
+
+
+def _phase_label(value: str):
+    from trials.models import Phase
+
+    return Phase(value).label if value in Phase.values else value
+
+
+def search_url(subscription: Subscription) -> str:
+    from urllib.parse import urlencode
+
+    pairs = [tuple(pair) for pair in subscription.query]
+    return f"{settings.SITE_URL}{reverse('trials:search')}?{urlencode(pairs)}"
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+# Saved searches read their filters from subscription columns (NULL = no filter). The alias is
+# `sub`: the search SQL uses `t` for trials and `s` for sites.
+SUBSCRIPTION_REFS = {
+    "query": "sub.tsquery",
+    "statuses": "sub.statuses",
+    "phases": "sub.phases",
+    "study_types": "sub.study_types",
+    "sex": "sub.sex",
+    "healthy_volunteers": "sub.healthy_volunteers",
+    "countries": "sub.countries",
+    "conditions": "sub.conditions",
+    "age_days": "sub.age_days",
+    "near": ("sub.latitude", "sub.longitude", "sub.radius_km"),
+}
+# A version announces a trial to saved searches when the trial is new, or has just opened.
+NEW_OR_OPENED_SQL = """
+    (v.number = 1
+     OR EXISTS (SELECT 1 FROM jsonb_array_elements(v.patient_changes) c
+                 WHERE c->>'kind' = 'status' AND c->>'new' IN ('RECRUITING', 'NOT_YET_RECRUITING')
+                   AND c->>'old' NOT IN ('RECRUITING', 'NOT_YET_RECRUITING')))
+"""
+MATCH_SEARCHES_SQL = f"""
+    INSERT INTO notifications_alertmatch (subscription_id, trial_id, version_id, kind, created_at)
+    SELECT DISTINCT ON (sub.id, t.id) sub.id, t.id, v.id, 'new', now()
+      FROM trials_trialversion v
+      JOIN trials_trial t ON t.id = v.trial_id
+      JOIN notifications_subscription sub
+        ON sub.kind = 'search' AND sub.status = 'active' AND v.id > sub.matched_from_version
+       AND (sub.lexemes IS NULL OR sub.lexemes && tsvector_to_array(t.search_vector))
+     WHERE v.id > %(after)s AND v.id <= %(upto)s
+       AND t.overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING')
+       AND {NEW_OR_OPENED_SQL}
+       AND {filter_sql(SUBSCRIPTION_REFS, optional=True)}
+     ORDER BY sub.id, t.id, v.id
+    ON CONFLICT DO NOTHING
+"""
+MATCH_WATCHERS_SQL = """
+    INSERT INTO notifications_alertmatch (subscription_id, trial_id, version_id, kind, created_at)
+    SELECT sub.id, v.trial_id, v.id, 'change', now()
+      FROM trials_trialversion v
+      JOIN notifications_subscription sub
+        ON sub.kind = 'trial' AND sub.status = 'active' AND sub.trial_id = v.trial_id
+       AND v.id > sub.matched_from_version
+     WHERE v.id > %(after)s AND v.id <= %(upto)s
+       AND v.number > 1 AND v.patient_changes <> '[]'::jsonb
+    ON CONFLICT DO NOTHING
+"""
+
+
+def match_new_versions(limit_batches: int | None = None) -> int:
+    """Match trial versions past the cursor against every active subscription; returns the
+    number of matches written. Safe to run concurrently and repeatedly (row lock on the
+    cursor, ON CONFLICT on the matches)."""
+    written = 0
+    batches = 0
+    MatchCursor.objects.get_or_create(name="alerts")
+    while limit_batches is None or batches < limit_batches:
+        with transaction.atomic():
+            cursor_row = MatchCursor.objects.select_for_update().get(name="alerts")
+            after = cursor_row.last_version_id
+            ids = list(
+                TrialVersion.objects.filter(id__gt=after)
+                .order_by("id")
+                .values_list("id", flat=True)[:MATCH_BATCH]
+            )
+            if not ids:
+                break
+            upto = ids[-1]
+            with connection.cursor() as cursor:
+                cursor.execute(MATCH_SEARCHES_SQL, {"after": after, "upto": upto})
+                written += cursor.rowcount
+                cursor.execute(MATCH_WATCHERS_SQL, {"after": after, "upto": upto})
+                written += cursor.rowcount
+            cursor_row.last_version_id = upto
+            cursor_row.updated_at = timezone.now()
+            cursor_row.save(update_fields=["last_version_id", "updated_at"])
+        batches += 1
+    return written
+
+
+def naive_match(version_ids: list[int]) -> int:
+    """The way not to do it, kept for the benchmark: run each saved search as a query."""
+    from django.http import QueryDict
+
+    from trials.search import parse_params, search_trials
+
+    trial_ids = set(
+        TrialVersion.objects.filter(id__in=version_ids).values_list("trial_id", flat=True)
+    )
+    found = 0
+    for subscription in Subscription.objects.filter(kind="search", status="active"):
+        data = QueryDict(mutable=True)
+        for key, value in subscription.query:
+            data.appendlist(key, value)
+        params, _ = parse_params(data)
+        params, _ = resolve_place(params)
+        result = search_trials(params, page_size=10_000, with_facets=False)
+        found += sum(1 for hit in result.hits if hit.trial.id in trial_ids)
+    return found
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def due_subscribers(frequency: str) -> list[int]:
+    """Subscribers with unsent matches for subscriptions of this frequency, due now."""
+    unsent = AlertMatch.objects.filter(
+        sent_at__isnull=True,
+        subscription__status=SubscriptionStatus.ACTIVE,
+        subscription__frequency=frequency,
+    )
+    if frequency == Frequency.IMMEDIATE:
+        # Wait for the window to close after the oldest unsent match of a subscriber.
+        unsent = unsent.filter(created_at__lte=timezone.now() - IMMEDIATE_WINDOW)
+    return sorted(set(unsent.values_list("subscription__subscriber_id", flat=True)))
+
+
+def digest_send(*, subscriber_id: int, frequency: str) -> int | None:
+    """One email grouping every unsent match of this subscriber's subscriptions of this
+    frequency; marks them sent in the same transaction. Returns the email id (None if nothing).
+    A retried or duplicated task finds the matches already sent and sends nothing."""
+    with transaction.atomic():
+        subscriber = Subscriber.objects.filter(id=subscriber_id).first()
+        if subscriber is None:
+            return None
+        matches = list(
+            AlertMatch.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                sent_at__isnull=True,
+                subscription__subscriber=subscriber,
+                subscription__status=SubscriptionStatus.ACTIVE,
+                subscription__frequency=frequency,
+            )
+            .select_related("subscription", "trial", "version")
+            .order_by("subscription_id", "created_at")
+        )
+        if not matches:
+            return None
+        context = _digest_context(subscriber, matches, frequency)
+        subscription_ids = sorted({m.subscription_id for m in matches})
+        unsubscribe_url = _link("notifications:unsubscribe", unsubscribe_token(subscription_ids))
+        email = queue_email(
+            "alert-digest",
+            to=subscriber.email,
+            language=subscriber.language,
+            context={**context, "unsubscribe_url": unsubscribe_url},
+            erase_key=f"subscriber:{subscriber.id}",
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
+        AlertMatch.objects.filter(id__in=[m.id for m in matches]).update(
+            sent_at=timezone.now(), email=email
+        )
+    return email.id
+
+
+def _digest_context(subscriber: Subscriber, matches: list[AlertMatch], frequency: str) -> dict:
+    by_subscription: dict[int, list[AlertMatch]] = defaultdict(list)
+    for match in matches:
+        by_subscription[match.subscription_id].append(match)
+    groups = []
+    with translation.override(subscriber.language):
+        for items in by_subscription.values():
+            subscription = items[0].subscription
+            point = (
+                geo.Point(subscription.latitude, subscription.longitude, subscription.place_label)
+                if subscription.latitude is not None
+                else None
+            )
+            nearest = nearest_sites([m.trial_id for m in items], point)
+            trials = []
+            for match in items:
+                trial = match.trial
+                trials.append(
+                    {
+                        "title": trial.title,
+                        "nct_id": trial.nct_id,
+                        "status": trial.get_overall_status_display(),
+                        "url": settings.SITE_URL + trial.get_absolute_url(),
+                        "nearest_site": nearest.get(trial.id),
+                        "changes": [describe(c) for c in match.version.patient_changes]
+                        if match.kind == AlertMatch.Kind.CHANGE and match.version
+                        else [],
+                    }
+                )
+            groups.append(
+                {
+                    "kind": subscription.kind,
+                    "description": describe_subscription(subscription, subscriber.language),
+                    "search_url": search_url(subscription)
+                    if subscription.kind == Subscription.Kind.SEARCH
+                    else "",
+                    "trials": trials,
+                }
+            )
+    return {
+        "groups": groups,
+        "frequency": frequency,
+        "count": len(matches),
+        "manage_url": _link("notifications:manage", manage_token(subscriber)),
+    }
+
+
+def enqueue_matching() -> None:
+    """After an import: match (and then send "as they happen" alerts) in a worker."""
+    from notifications.tasks import match_alerts
+
+    def publish():
+        try:
+            match_alerts.delay()
+        except Exception as exc:  # the beat schedule runs matching anyway
+            log.warning("could not enqueue alert matching: %s", type(exc).__name__)
+
+    transaction.on_commit(publish)

@@ -1,0 +1,279 @@
+"""Alerts without an account: subscribe, confirm, manage, unsubscribe; the bounce webhook and
+the Atom feed of any search."""
+
+import hmac
+import json
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from config import ratelimit
+from notifications import alerts
+from notifications.forms import AlertForm, FrequencyForm
+from notifications.models import Subscription, SubscriptionStatus
+from trials.ctgov import NCT_RE
+from trials.models import Trial
+from trials.search import parse_params, resolve_place, search_trials
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_LIMITS = (
+    ratelimit.Limit("subscribe-ip", 10, 3600),
+    ratelimit.Limit("subscribe-email", 5, 86400),
+)
+
+
+def _no_referrer(response):
+    """Pages reached from signed links: the token must not leak to other sites."""
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _rate_limited(request, email: str):
+    ip_limit, email_limit = SUBSCRIBE_LIMITS
+    verdict = ratelimit.check(
+        [(ip_limit, ratelimit.client_ip(request)), (email_limit, email.lower())]
+    )
+    return None if verdict.allowed else ratelimit.too_many_requests(request, verdict)
+
+
+def _initial(request) -> dict:
+    return {"language": translation.get_language() or "en"}
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe_search(request):
+    source = request.POST if request.method == "POST" else request.GET
+    search_data = (
+        QueryDict(source.get("search", ""), mutable=False) if "search" in source else source
+    )
+    params, _errors = parse_params(search_data)
+    params, _ = resolve_place(params)
+    form = AlertForm(request.POST or None, initial=_initial(request))
+    if request.method == "POST" and form.is_valid():
+        limited = _rate_limited(request, form.cleaned_data["email"])
+        if limited:
+            return limited
+        alerts.subscription_subscribe(
+            email=form.cleaned_data["email"],
+            language=form.cleaned_data["language"],
+            frequency=form.cleaned_data["frequency"],
+            params=params,
+        )
+        return redirect("notifications:check-email")
+    preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
+    if params.point:
+        preview.place_label = params.point.label
+        preview.radius_km = params.radius_km
+    ctx = {
+        "form": form,
+        "search": urlencode(params.to_query()),
+        "description": alerts.describe_subscription(preview, translation.get_language()),
+        "count": search_trials(params, with_facets=False, page_size=1).count,
+    }
+    return render(request, "notifications/subscribe.html", ctx, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe_trial(request, nct_id):
+    if not NCT_RE.match(nct_id.upper()):
+        return render(request, "404.html", status=404)
+    trial = get_object_or_404(Trial, nct_id=nct_id.upper())
+    form = AlertForm(request.POST or None, initial=_initial(request))
+    if request.method == "POST" and form.is_valid():
+        limited = _rate_limited(request, form.cleaned_data["email"])
+        if limited:
+            return limited
+        alerts.subscription_subscribe(
+            email=form.cleaned_data["email"],
+            language=form.cleaned_data["language"],
+            frequency=form.cleaned_data["frequency"],
+            trial=trial,
+        )
+        return redirect("notifications:check-email")
+    return render(
+        request,
+        "notifications/watch.html",
+        {"form": form, "trial": trial},
+        status=400 if form.errors else 200,
+    )
+
+
+def check_email(request):
+    return render(request, "notifications/check_email.html")
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request, token):
+    """GET shows a button; POST confirms (mail scanners follow links, they do not press)."""
+    if request.method == "POST":
+        subscription = alerts.subscription_confirm(token)
+        if subscription is None:
+            return _no_referrer(_invalid_link(request))
+        manage_url = reverse(
+            "notifications:manage", args=[alerts.manage_token(subscription.subscriber)]
+        )
+        return _no_referrer(
+            render(
+                request,
+                "notifications/confirmed.html",
+                {"subscription": subscription, "manage_url": manage_url},
+            )
+        )
+    return _no_referrer(render(request, "notifications/confirm.html", {"token": token}))
+
+
+def _invalid_link(request):
+    return render(request, "notifications/invalid_link.html", status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def manage(request, token):
+    subscriber = alerts.subscriber_from_token(token)
+    if subscriber is None:
+        return _no_referrer(_invalid_link(request))
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "delete-all":
+            alerts.subscriber_erase(subscriber)
+            return _no_referrer(render(request, "notifications/erased.html"))
+        subscription = subscriber.subscriptions.filter(
+            id=_int(request.POST.get("subscription"))
+        ).first()
+        if subscription is None:
+            return _no_referrer(_invalid_link(request))
+        if action == "delete":
+            subscription.delete()
+        elif action == "pause":
+            subscription.status = SubscriptionStatus.PAUSED
+            subscription.paused_reason = "user"
+            subscription.save(update_fields=["status", "paused_reason"])
+        elif action == "resume" and subscription.status == SubscriptionStatus.PAUSED:
+            subscription.status = SubscriptionStatus.ACTIVE
+            subscription.paused_reason = ""
+            subscription.save(update_fields=["status", "paused_reason"])
+        elif action == "frequency":
+            form = FrequencyForm(request.POST)
+            if form.is_valid():
+                subscription.frequency = form.cleaned_data["frequency"]
+                subscription.save(update_fields=["frequency"])
+        return redirect(request.path)
+    subscriptions = [
+        {
+            "object": s,
+            "description": alerts.describe_subscription(s, translation.get_language()),
+            "search_url": alerts.search_url(s) if s.kind == Subscription.Kind.SEARCH else "",
+        }
+        for s in subscriber.subscriptions.select_related("trial")
+    ]
+    return _no_referrer(
+        render(
+            request,
+            "notifications/manage.html",
+            {
+                "subscriber": subscriber,
+                "subscriptions": subscriptions,
+                "frequencies": FrequencyForm().fields["frequency"].choices,
+            },
+        )
+    )
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without our cookies
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    if request.method == "POST":
+        deleted = alerts.subscriptions_unsubscribe(token)
+        if deleted is None:
+            return _no_referrer(_invalid_link(request))
+        if request.POST.get("List-Unsubscribe") == "One-Click":
+            return _no_referrer(HttpResponse(status=200))
+        return _no_referrer(render(request, "notifications/unsubscribed.html"))
+    return _no_referrer(render(request, "notifications/unsubscribe.html", {"token": token}))
+
+
+@csrf_exempt  # called by the email provider, authenticated by the shared secret
+@require_POST
+def bounce_webhook(request):
+    """{"email": ..., "type": "bounce" | "complaint", "bounce_type": "hard" | "soft"}"""
+    secret = settings.ALERTS_WEBHOOK_SECRET
+    given = request.headers.get("X-Webhook-Secret", "")
+    if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
+        return HttpResponseForbidden("bad secret")
+    try:
+        event = json.loads(request.body or b"{}")
+        email, kind = str(event["email"]), str(event["type"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": "expected JSON with email and type"}, status=400)
+    if kind == "complaint" or (kind == "bounce" and event.get("bounce_type", "hard") == "hard"):
+        paused = alerts.subscriptions_pause_for_address(email, kind)
+        return JsonResponse({"paused": paused})
+    return JsonResponse({"paused": 0})
+
+
+class SearchFeed(Feed):
+    """Atom feed of any search, newest changes first: following a search without email."""
+
+    feed_type = Atom1Feed
+
+    def get_object(self, request):
+        params, _errors = parse_params(request.GET)
+        params, _ = resolve_place(params)
+        self.request = request
+        return params.without(sort="changed")
+
+    def title(self, params):
+        description = alerts.describe_subscription(
+            Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH),
+            translation.get_language(),
+        )
+        return _("TrialFinder: %(search)s") % {"search": description}
+
+    def link(self, params):
+        return reverse("trials:search") + "?" + urlencode(params.without(sort="").to_query())
+
+    def subtitle(self, params):
+        return _("Clinical trials matching this search, most recently changed first.")
+
+    def items(self, params):
+        return [hit.trial for hit in search_trials(params, page_size=50, with_facets=False).hits]
+
+    def item_title(self, trial):
+        return f"{trial.title} ({trial.get_overall_status_display()})"
+
+    def item_description(self, trial):
+        return trial.plain_summary or trial.brief_summary[:1000]
+
+    def item_link(self, trial):
+        return trial.get_absolute_url()
+
+    def item_guid(self, trial):
+        return f"{settings.SITE_URL}{trial.get_absolute_url()}#v{trial.change_count + 1}"
+
+    def item_updateddate(self, trial):
+        return trial.last_changed_at
+
+    def item_pubdate(self, trial):
+        return trial.first_seen_at
+
+
+feed = SearchFeed()

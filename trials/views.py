@@ -2,6 +2,7 @@
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -36,9 +37,16 @@ def search(request):
         "searched": bool(request.GET),
         "widen": _widen_links(params, result),
     }
-    if request.headers.get("HX-Request") == "true":
-        return render(request, "trials/_search_region.html", {**ctx, "htmx": True})
-    return render(request, "trials/search.html", ctx)
+    # htmx swaps only the results; a history restore (the back button) needs the whole page.
+    partial = request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    if partial:
+        response = render(request, "trials/_search_region.html", {**ctx, "htmx": True})
+    else:
+        response = render(request, "trials/search.html", ctx)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _widen_links(params, result) -> list[dict]:

@@ -77,17 +77,31 @@ def new_page(chromium, live_server, seed_trials):
     """Open pages in fresh browser contexts: `page = new_page(locale="fr", viewport=PHONE)`."""
     contexts = []
 
+    violations: list[str] = []
+
     def open_page(**options):
         options.setdefault("viewport", DESKTOP)
         options.setdefault("base_url", live_server.url)
         context = chromium.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        # Anything the Content-Security-Policy blocked is a bug (an inline script or style).
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(f"{message.text[:80]} at {message.location}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: violations.append(f"uncaught: {error}"))
+        return page
 
     yield open_page
     for context in contexts:
         context.close()
+    assert violations == [], violations
 
 
 @pytest.fixture

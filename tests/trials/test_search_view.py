@@ -47,6 +47,14 @@ def test_htmx_gets_only_the_results_region_and_the_live_count(client):
     assert 'hx-swap-oob="true"' in html and "trials found" in html
 
 
+def test_the_back_button_gets_the_whole_page(client):
+    response = client.get(
+        "/trials/", {"q": "cancer"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in response.content.decode()
+    assert "HX-Request" in response["Vary"]
+
+
 def test_no_results_explains_why_and_offers_to_widen(client):
     response = client.get("/trials/", {"q": "proton therapy", "near": "Strasbourg", "radius": "10"})
     html = response.content.decode()

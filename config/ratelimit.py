@@ -88,3 +88,12 @@ def too_many_requests(request, verdict: Verdict) -> HttpResponse:
     response = HttpResponse(body, status=429)
     response["Retry-After"] = str(verdict.retry_after)
     return response
+
+
+def search_limited(request):
+    """The per-IP limit shared by the search page, the API and the feeds; a 429 or None."""
+    limit = Limit("search-ip", settings.SEARCH_RATE_PER_MINUTE, 60)
+    verdict = hit(limit, client_ip(request))
+    if verdict.allowed:
+        return None
+    return too_many_requests(request, verdict)

@@ -260,6 +260,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_HTTPS_PROXY", False) else None
 )
+# Searches (page, API, feeds) per IP per minute: generous for people behind a hospital's NAT,
+# low enough to stop scrapers hammering the database.
+SEARCH_RATE_PER_MINUTE = envint("SEARCH_RATE_PER_MINUTE", 300, minimum=1)
 # Reverse proxies in front of the web processes whose X-Forwarded-For we trust (rate limits).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)

@@ -14,6 +14,8 @@ os.environ.setdefault("EMAIL_BACKEND", "locmem")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# The suite searches hundreds of times a minute from one address; tests of the limits set their own.
+os.environ.setdefault("SEARCH_RATE_PER_MINUTE", "100000")
 
 from config.settings import *  # noqa: F403
 

@@ -235,6 +235,9 @@ class SearchFeed(Feed):
 
     feed_type = Atom1Feed
 
+    def __call__(self, request, *args, **kwargs):
+        return ratelimit.search_limited(request) or super().__call__(request, *args, **kwargs)
+
     def get_object(self, request):
         params, _errors = parse_params(request.GET)
         params, _ = resolve_place(params)

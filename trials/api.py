@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_safe
 
+from config import ratelimit
 from trials import geo
 from trials.changes import field_labels
 from trials.ctgov import NCT_RE
@@ -38,6 +39,11 @@ def _site(site: dict | None) -> dict | None:
 
 @require_safe
 def trial_list(request):
+    limited = ratelimit.search_limited(request)
+    if limited:
+        response = _error("rate", "too many requests, slow down", status=429)
+        response["Retry-After"] = limited["Retry-After"]
+        return response
     allowed = {"q", "status", "phase", "type", "country", "condition", "near", "radius_km"}
     allowed |= {"radius", "age", "sex", "healthy", "sort", "page"}
     for name in request.GET:

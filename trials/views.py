@@ -6,6 +6,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from config import ratelimit
 from trials import geo
 from trials.changes import describe, field_labels
 from trials.ctgov import NCT_RE
@@ -23,6 +24,9 @@ from trials.search import (
 
 @require_safe
 def search(request):
+    limited = ratelimit.search_limited(request)
+    if limited:
+        return limited
     params, errors = parse_params(request.GET)
     params, _suggestion = resolve_place(params)
     result = search_trials(params, page=parse_page(request.GET.get("page")))

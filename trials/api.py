@@ -7,6 +7,7 @@ from pathlib import Path
 from django.http import JsonResponse
 from django.urls import reverse
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
@@ -37,6 +38,7 @@ def _site(site: dict | None) -> dict | None:
     }
 
 
+@csrf_exempt  # read-only and cookie-less: other methods get 405, not a CSRF 403
 @require_safe
 def trial_list(request):
     limited = ratelimit.search_limited(request)
@@ -49,6 +51,10 @@ def trial_list(request):
     for name in request.GET:
         if name not in allowed:
             return _error(name, "unknown parameter")
+    # The page treats an empty field as "no filter"; the API holds callers to its document.
+    for name in ("age", "page", "radius_km", "radius", "healthy", "sex", "sort"):
+        if name in request.GET and not request.GET[name].strip():
+            return _error(name, "must not be empty")
     params, errors = parse_params(request.GET)
     if errors:
         return _error(errors[0].param, errors[0].message)
@@ -62,8 +68,6 @@ def trial_list(request):
         return _error("near", f"unknown place{hint}")
     with translation.override("en"):
         result = search_trials(params, page=page, page_size=API_PAGE_SIZE, with_facets=False)
-    if page > result.num_pages and result.count:
-        return _error("page", f"must be at most {result.num_pages}")
     base = request.build_absolute_uri(reverse("trials:api-list"))
     query = request.GET.copy()
 
@@ -86,7 +90,8 @@ def trial_list(request):
             for hit in (result.hits if page <= result.num_pages else [])
         ],
         "next": page_url(page + 1) if page < result.num_pages else None,
-        "previous": page_url(page - 1) if 1 < page <= result.num_pages else None,
+        # Past the last page: no results, and a way back to the last one.
+        "previous": page_url(min(page - 1, result.num_pages)) if page > 1 else None,
         "place": (
             {
                 "label": params.point.label,
@@ -100,6 +105,7 @@ def trial_list(request):
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 
+@csrf_exempt
 @require_safe
 def trial_detail(request, nct_id):
     nct_id = nct_id.upper()
@@ -193,6 +199,7 @@ def trial_detail(request, nct_id):
 OPENAPI = json.loads((Path(__file__).with_name("openapi.json")).read_text())
 
 
+@csrf_exempt
 @require_safe
 def openapi(request):
     document = {**OPENAPI, "servers": [{"url": request.build_absolute_uri("/").rstrip("/")}]}

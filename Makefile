@@ -46,3 +46,7 @@ messages: install
 
 clean: stop
 	rm -rf .venv .local staticfiles
+
+# Property-based fuzzing at full strength: 10,000 cases per public endpoint (a few in `make test`).
+fuzz: install
+	FUZZ_EXAMPLES=10000 $(VENV_PY) scripts/dev.py test tests/fuzz -p no:cacheprovider $(ARGS)

@@ -3,8 +3,8 @@ document describes, never a server error."""
 
 import pytest
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.fuzz.conftest import EXAMPLES, FUZZ, TRIED
 

@@ -13,8 +13,27 @@ PARAMS = ["q", "status", "phase", "type", "sex", "healthy", "country", "conditio
 TEXT = st.one_of(
     st.text(max_size=50),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=3000),
-    st.sampled_from(["RECRUITING", "PHASE3", "any", "-1", "99999", "1e9", "NaN", "Milan", "45.4,9.1",
-                     '"', "-", "or", "!!", "&|", "\x00", "é" * 200, "1" * 40]),  # fmt: skip
+    st.sampled_from(
+        [
+            "RECRUITING",
+            "PHASE3",
+            "any",
+            "-1",
+            "99999",
+            "1e9",
+            "NaN",
+            "Milan",
+            "45.4,9.1",
+            '"',
+            "-",
+            "or",
+            "!!",
+            "&|",
+            "\x00",
+            "é" * 200,
+            "1" * 40,
+        ]
+    ),  # fmt: skip
 )
 QUERIES = st.lists(st.tuples(st.sampled_from(PARAMS), TEXT), max_size=8)
 

@@ -58,6 +58,7 @@ def test_the_detail_has_sites_without_contacts_and_versions(client):
         ({"phase": "PHASE9"}, "phase"),
         ({"radius_km": "far"}, "radius"),
         ({"page": "-1"}, "page"),
+        ({"page": "99999"}, "page"),
         ({"near": "Xqzzyville"}, "near"),
         ({"sex": "robot"}, "sex"),
         ({"colour": "blue"}, "colour"),
@@ -72,7 +73,7 @@ def test_bad_parameters_are_400_naming_the_parameter(client, params, param):
 
 
 def test_a_page_past_the_end_is_empty_with_a_way_back(client):
-    body = client.get("/api/v1/trials", {"status": "any", "page": "99999"}).json()
+    body = client.get("/api/v1/trials", {"status": "any", "page": "500"}).json()
     validate(body, "TrialList")
     assert body["results"] == [] and body["next"] is None
     assert body["count"] > 0 and body["previous"].endswith(f"page={-(-body['count'] // 20)}")

@@ -33,7 +33,7 @@ TEXT = st.one_of(
             "é" * 200,
             "1" * 40,
         ]
-    ),  # fmt: skip
+    ),
 )
 QUERIES = st.lists(st.tuples(st.sampled_from(PARAMS), TEXT), max_size=8)
 

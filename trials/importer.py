@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, reset_queries, transaction
 from django.utils import timezone
 
 from trials.ctgov import ParsedStudy, RecordError, changed_paths, parse_study, patient_changes
@@ -145,6 +145,8 @@ class Importer:
                 except DatabaseError as exc:
                     self._fail(item[0], f"{item[2].nct_id}: database refused it: {exc}".strip())
         self.on_progress(self.stats)
+        # With DEBUG on, Django keeps every query: a long import must not grow with it.
+        reset_queries()
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -365,10 +367,15 @@ def after_import(stats: ImportStats) -> None:
     if not (stats.created_ids or stats.updated_ids):
         return
     from notifications.alerts import enqueue_matching
-    from trials.search import refresh_search_terms
+    from trials.search import bump_search_generation, refresh_search_terms
 
     started = time.monotonic()
+    if len(stats.created_ids) + len(stats.updated_ids) > 5000:
+        # A bulk load: fresh statistics before the first searches plan their queries.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE trials_trial, trials_site, trials_trialversion")
     refresh_postal_codes()
     refresh_search_terms()
+    bump_search_generation()
     enqueue_matching()
     log.info("after-import work took %.1f s", time.monotonic() - started)

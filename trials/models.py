@@ -168,6 +168,10 @@ class Trial(models.Model):
     # Weighted: titles + conditions (A), interventions + keywords (B), summaries (C),
     # eligibility (D). Written by the importer in SQL (trials.importer.SEARCH_VECTOR_SQL).
     search_vector = SearchVectorField(null=True, editable=False)
+    # A compact vector for ranking (titles, conditions, interventions, keywords, brief summary),
+    # small enough to stay inline in the row: ranking thousands of matches for a broad word
+    # ("cancer") must not decompress every trial's full text.
+    rank_vector = SearchVectorField(null=True, editable=False)
     # ISO 3166 codes of the countries with a site, for the country filter.
     country_codes = ArrayField(models.CharField(max_length=2), default=list)
     # sha256 of the canonical JSON record: an unchanged record costs one comparison on re-import.
@@ -195,6 +199,13 @@ class Trial(models.Model):
         indexes = [
             # Full-text search: `search_vector @@ query` on every search page and alert match.
             GinIndex(fields=["search_vector"], name="trial_search_gin"),
+            # The default search (trials open to patients, ~11% of the registry) scans this
+            # smaller index instead.
+            GinIndex(
+                fields=["search_vector"],
+                name="trial_search_open_gin",
+                condition=models.Q(overall_status__in=["RECRUITING", "NOT_YET_RECRUITING"]),
+            ),
             # The default search filters on open statuses before ranking.
             models.Index(fields=["overall_status"], name="trial_status_idx"),
             # "Sort by last update" and the Atom feed, newest first.
@@ -262,13 +273,15 @@ class Site(models.Model):
             models.UniqueConstraint(fields=["trial", "key"], name="site_unique_key"),
         ]
         indexes = [
-            # "Near me": bounding-box prefilter on recruiting sites before the exact distance.
+            # "Near me": bounding-box prefilter on the sites a search counts (recruiting, or
+            # without a status) before the exact distance (trials.search.NEAR_SQL).
             models.Index(
                 fields=["latitude", "longitude"],
-                name="site_open_latlon_idx",
-                condition=models.Q(status__in=["RECRUITING", "NOT_YET_RECRUITING"])
+                name="site_near_latlon_idx",
+                condition=models.Q(status__in=["RECRUITING", "NOT_YET_RECRUITING", ""])
                 & models.Q(removed_at__isnull=True)
                 & models.Q(latitude__isnull=False),
+                include=["trial"],
             ),
         ]
 

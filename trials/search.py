@@ -11,11 +11,14 @@ query parameters, the alerts run it with the values read from saved-search colum
 100,000 saved searches are matched in one set-based query, with exactly the page's semantics).
 """
 
+import hashlib
 import math
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass, field, replace
 
+from django.core.cache import cache
 from django.db import connection
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -37,13 +40,12 @@ RANK_WEIGHTS = "{0.05, 0.2, 0.4, 1.0}"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _MARK_START, _MARK_END = "\x02", "\x03"
 
-# A site counts for "near" when it is in the current record and either recruiting (or about
-# to) or, for trials that no longer recruit, listed without a status (the registry drops site
-# statuses once a study stops recruiting).
+# A site counts for "near" when it is in the current record, has coordinates, and is recruiting,
+# about to, or listed without a status (the registry drops site statuses once a study stops
+# recruiting: the sites of a completed trial a patient asked to see have none).
 SITE_ELIGIBLE_SQL = """
     s.removed_at IS NULL AND s.latitude IS NOT NULL
-    AND (s.status IN ('RECRUITING', 'NOT_YET_RECRUITING')
-         OR (s.status = '' AND t.overall_status NOT IN ('RECRUITING', 'NOT_YET_RECRUITING')))
+    AND s.status IN ('RECRUITING', 'NOT_YET_RECRUITING', '')
 """
 DISTANCE_SQL = """
     (2 * 6371.0088 * asin(least(1.0, sqrt(
@@ -51,11 +53,12 @@ DISTANCE_SQL = """
         + cos(radians({lat})) * cos(radians(s.latitude))
           * power(sin(radians(s.longitude - {lon}) / 2), 2)))))
 """
-# Bounding box first (the latitude range uses the sites' lat/lon index), exact distance after.
+# Sites first, by bounding box on their (latitude, longitude) index, then the exact distance;
+# trials whose id is among them. Uncorrelated with `t`, so PostgreSQL hashes it once.
 NEAR_SQL = f"""
-    EXISTS (
-        SELECT 1 FROM trials_site s
-         WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL}
+    t.id IN (
+        SELECT s.trial_id FROM trials_site s
+         WHERE {SITE_ELIGIBLE_SQL}
            AND s.latitude BETWEEN {{lat}} - {{radius}} / 111.0 AND {{lat}} + {{radius}} / 111.0
            AND (abs({{lat}}) > 80
                 OR abs(s.longitude - {{lon}})
@@ -457,6 +460,48 @@ def _refs_and_args(params: SearchParams, compiled: CompiledQuery | None) -> tupl
     return refs, args
 
 
+# The first pages of every search are ranked once and kept (ids only) in the cache; deeper pages
+# are ranked on demand. Facet counts and the total are cached with them. Every import changes
+# the cache generation, so nothing stale is ever served.
+CACHED_RANKS = 1000
+CACHE_SECONDS = 15 * 60
+
+
+def _order_sql(sort: str, params: SearchParams, compiled: CompiledQuery | None) -> str:
+    rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery)"
+    nearest = f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
+                     FROM trials_site s WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL})"""
+    if sort == "relevance" and params.point:
+        # Near a place, relevance fades with the distance to the nearest site (halved at
+        # 50 km), as on the registry: a good match next door beats a slightly better one abroad.
+        return f"{rank} / (1 + coalesce({nearest}, 20000) / 50.0) DESC"
+    if sort == "relevance":
+        return f"{rank} DESC"
+    if sort == "distance":
+        return f"{nearest} ASC NULLS LAST"
+    if sort == "changed":  # the Atom feeds: what changed here most recently
+        return "t.last_changed_at DESC"
+    return "t.last_update_posted DESC NULLS LAST"
+
+
+def search_cache_key(*parts) -> str | None:
+    """A cache key valid until the next import; None when the cache is unavailable."""
+    generation = cache.get("search:generation")
+    if generation is None:
+        generation = uuid.uuid4().hex
+        if not cache.add("search:generation", generation, None):
+            generation = cache.get("search:generation")
+            if generation is None:
+                return None  # Redis is down: compute everything
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
+    return f"search:{generation}:{digest}"
+
+
+def bump_search_generation() -> None:
+    """After an import: every cached search result becomes unreachable (and expires)."""
+    cache.set("search:generation", uuid.uuid4().hex, None)
+
+
 def search_trials(
     params: SearchParams,
     *,
@@ -467,51 +512,34 @@ def search_trials(
     """Run a search (resolve the place first with resolve_place)."""
     compiled = compile_query(params.q) if params.q else None
     refs, args = _refs_and_args(params, compiled)
-    where = filter_sql(refs)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
         sort = "updated"
+    key_parts = (sorted(args.items()), sorted(refs))
+    key = search_cache_key("counts", key_parts, with_facets)
+    counts = cache.get(key) if key else None
+    if counts is None:
+        counts = _count_and_facet_counts(refs, args, with_facets)
+        if key:
+            cache.set(key, counts, CACHE_SECONDS)
+    count = counts["count"]
 
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM trials_trial t WHERE {where}", args)
-        count = cursor.fetchone()[0]
-
-        num_pages = max(1, math.ceil(count / page_size))
-        page = min(max(page, 1), num_pages)
-        args = {**args, "limit": page_size, "offset": (page - 1) * page_size}
-        if sort == "relevance" and params.point:
-            # Near a place, relevance fades with the distance to the nearest site (halved at
-            # 50 km), as on the registry: a good match next door beats a slightly better one
-            # abroad.
-            distance = DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")
-            order = f"""ts_rank('{RANK_WEIGHTS}', t.search_vector, %(tsquery)s::tsquery)
-                        / (1 + coalesce((SELECT min({distance})
-                                           FROM trials_site s
-                                          WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL}),
-                                        20000) / 50.0) DESC"""
-        elif sort == "relevance":
-            order = f"ts_rank('{RANK_WEIGHTS}', t.search_vector, %(tsquery)s::tsquery) DESC"
-        elif sort == "distance":
-            order = f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
-                           FROM trials_site s WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL})
-                        ASC NULLS LAST"""
-        elif sort == "changed":  # the Atom feeds: what changed here most recently
-            order = "t.last_changed_at DESC"
-        else:
-            order = "t.last_update_posted DESC NULLS LAST"
-        rank = (
-            f"ts_rank('{RANK_WEIGHTS}', t.search_vector, %(tsquery)s::tsquery)" if compiled else "0"
-        )
-        cursor.execute(
-            f"""SELECT t.id, {rank} FROM trials_trial t WHERE {where}
-                ORDER BY {order}, t.last_update_posted DESC NULLS LAST, t.id
-                LIMIT %(limit)s OFFSET %(offset)s""",
-            args,
-        )
-        rows = cursor.fetchall()
+    num_pages = max(1, math.ceil(count / page_size))
+    page = min(max(page, 1), num_pages)
+    offset = (page - 1) * page_size
+    if offset + page_size <= CACHED_RANKS:
+        key = search_cache_key("ranks", key_parts, sort)
+        ranked = cache.get(key) if key else None
+        if ranked is None:
+            ranked = _ranked_ids(refs, args, sort, params, compiled, CACHED_RANKS, 0)
+            if key:
+                cache.set(key, ranked, CACHE_SECONDS)
+        rows = ranked[offset : offset + page_size]
+    else:
+        rows = _ranked_ids(refs, args, sort, params, compiled, page_size, offset)
 
     hits = _hydrate(rows, params, compiled)
-    facets = compute_facets(params, compiled) if with_facets else {}
+    facets = _facet_options(params, counts["facets"]) if with_facets else {}
     result = SearchResult(
         params=params,
         count=count,
@@ -527,6 +555,19 @@ def search_trials(
         result.place_unknown = True
         result.place_suggestion = geo.suggest(params.near)
     return result
+
+
+def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> list[tuple]:
+    rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery)" if compiled else "0"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT t.id, {rank} FROM trials_trial t WHERE {filter_sql(refs)}
+                ORDER BY {_order_sql(sort, params, compiled)},
+                         t.last_update_posted DESC NULLS LAST, t.id
+                LIMIT %(limit)s OFFSET %(offset)s""",
+            {**args, "limit": limit, "offset": offset},
+        )
+        return [(trial_id, float(rank or 0)) for trial_id, rank in cursor.fetchall()]
 
 
 def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list[TrialHit]:
@@ -617,37 +658,76 @@ def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, di
 
 # --- facets --------------------------------------------------------------------------------------
 
-FACET_FILTER = {
-    "status": "statuses",
-    "phase": "phases",
-    "type": "study_types",
-    "sex": "sex",
-    "healthy": "healthy_volunteers",
-    "country": "countries",
-    "condition": "conditions",
+# facet → (its own filter, the value counted, extra FROM for arrays, how many values to show)
+FACETS = {
+    "status": ("statuses", "t.overall_status", "", 50),
+    "phase": ("phases", "p", ", unnest(t.phases) p", 50),
+    "type": ("study_types", "t.study_type", "", 50),
+    "sex": ("sex", "t.sex", "", 50),
+    "healthy": ("healthy_volunteers", "coalesce(t.healthy_volunteers, FALSE)", "", 50),
+    "country": ("countries", "c", ", unnest(t.country_codes) c", 40),
+    "condition": ("conditions", "m", ", unnest(t.condition_meshes) m", 15),
 }
+FACET_COLUMNS = (
+    "t.overall_status, t.phases, t.study_type, t.sex, t.healthy_volunteers, t.country_codes,"
+    " t.condition_meshes"
+)
 
 
-def compute_facets(params: SearchParams, compiled: CompiledQuery | None) -> dict[str, list[dict]]:
-    """Live counts for each filter's options, with every *other* filter applied (so that a
-    patient sees how many trials each choice would give)."""
-    refs, args = _refs_and_args(params, compiled)
-    facets: dict[str, list[dict]] = {}
+def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
+    """The total and, for each filter, the count of each of its options with every *other*
+    filter applied (what choosing it would give).
+
+    The matching trials are read once (a materialised CTE) for the total and for every facet
+    whose own filter is not in use; a facet whose filter is in use needs its own query.
+    """
+    where = filter_sql(refs)
+    branches = ["SELECT 'count', NULL::text, count(*) FROM base"]
+    separate = []
+    for name, (own, value, extra, limit) in FACETS.items():
+        if not with_facets:
+            break
+        if own in refs:
+            separate.append(name)
+            continue
+        branches.append(
+            f"""(SELECT '{name}', ({value})::text, count(*) FROM base t {extra}
+                 GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {limit})"""
+        )
+    counts: dict = {"count": 0, "facets": {name: [] for name in FACETS} if with_facets else {}}
     with connection.cursor() as cursor:
-
-        def grouped(facet: str, select: str, extra: str = "", limit: int = 50) -> list[tuple]:
-            own = FACET_FILTER[facet]
-            where = filter_sql({k: v for k, v in refs.items() if k != own})
+        cursor.execute(
+            f"""WITH base AS MATERIALIZED (SELECT {FACET_COLUMNS} FROM trials_trial t
+                                            WHERE {where})
+                {" UNION ALL ".join(branches)}""",
+            args,
+        )
+        for facet, value, count in cursor.fetchall():
+            if facet == "count":
+                counts["count"] = count
+            else:
+                counts["facets"][facet].append((value, count))
+        for name in separate:
+            own, value, extra, limit = FACETS[name]
             cursor.execute(
-                f"""SELECT value, count(*) FROM trials_trial t {extra}
-                     WHERE {where} GROUP BY value ORDER BY count(*) DESC, value
-                     LIMIT {int(limit)}""".replace("SELECT value", f"SELECT {select} AS value"),
+                f"""SELECT ({value})::text, count(*) FROM trials_trial t {extra}
+                     WHERE {filter_sql({k: v for k, v in refs.items() if k != own})}
+                     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}""",
                 args,
             )
-            return cursor.fetchall()
+            counts["facets"][name] = cursor.fetchall()
+    return counts
 
-        status_counts = dict(grouped("status", "t.overall_status"))
-        facets["status"] = [
+
+def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list[dict]]:
+    """Counts → the options each filter shows, labelled in the active language."""
+    status_counts = dict(raw["status"])
+    phase_counts = dict(raw["phase"])
+    type_counts = dict(raw["type"])
+    sex_counts = dict(raw["sex"])
+    healthy_counts = dict(raw["healthy"])
+    facets: dict[str, list[dict]] = {
+        "status": [
             {
                 "value": s.value,
                 "label": s.label,
@@ -656,9 +736,8 @@ def compute_facets(params: SearchParams, compiled: CompiledQuery | None) -> dict
             }
             for s in TrialStatus
             if status_counts.get(s.value) or s.value in params.statuses or s in OPEN_STATUSES
-        ]
-        phase_counts = dict(grouped("phase", "p", ", unnest(t.phases) p"))
-        facets["phase"] = [
+        ],
+        "phase": [
             {
                 "value": p.value,
                 "label": p.label,
@@ -666,9 +745,8 @@ def compute_facets(params: SearchParams, compiled: CompiledQuery | None) -> dict
                 "selected": p.value in params.phases,
             }
             for p in Phase
-        ]
-        type_counts = dict(grouped("type", "t.study_type"))
-        facets["type"] = [
+        ],
+        "type": [
             {
                 "value": st.value,
                 "label": st.label,
@@ -677,9 +755,8 @@ def compute_facets(params: SearchParams, compiled: CompiledQuery | None) -> dict
             }
             for st in StudyType
             if type_counts.get(st.value) or st.value in params.study_types
-        ]
-        sex_counts = dict(grouped("sex", "t.sex"))
-        facets["sex"] = [
+        ],
+        "sex": [
             {
                 "value": sex.value,
                 "label": sex.label,
@@ -687,44 +764,37 @@ def compute_facets(params: SearchParams, compiled: CompiledQuery | None) -> dict
                 "selected": params.sex == sex.value,
             }
             for sex in (Sex.FEMALE, Sex.MALE)
-        ]
-        healthy_counts = dict(grouped("healthy", "coalesce(t.healthy_volunteers, FALSE)"))
-        facets["healthy"] = [
+        ],
+        "healthy": [
             {
                 "value": "1",
                 "label": "",
-                "count": healthy_counts.get(True, 0),
+                "count": healthy_counts.get("true", 0),
                 "selected": params.healthy_volunteers,
             }
-        ]
-        country_counts = grouped("country", "c", ", unnest(t.country_codes) c", limit=40)
-        selected_countries = set(params.countries)
-        facets["country"] = sorted(
-            (
-                {
-                    "value": code,
-                    "label": country_name(code),
-                    "count": count,
-                    "selected": code in selected_countries,
-                }
-                for code, count in country_counts
-            ),
-            key=lambda f: f["label"],
-        )
-        facets["country"] += [
-            {"value": c, "label": country_name(c), "count": 0, "selected": True}
-            for c in params.countries
-            if c not in {f["value"] for f in facets["country"]}
-        ]
-        condition_counts = grouped("condition", "m", ", unnest(t.condition_meshes) m", limit=15)
-        facets["condition"] = [
-            {"value": m, "label": m, "count": count, "selected": m in params.conditions}
-            for m, count in condition_counts
-        ] + [
-            {"value": c, "label": c, "count": 0, "selected": True}
-            for c in params.conditions
-            if c not in {m for m, _ in condition_counts}
-        ]
+        ],
+    }
+    selected = set(params.countries)
+    countries = [
+        {"value": code, "label": country_name(code), "count": count, "selected": code in selected}
+        for code, count in raw["country"]
+    ]
+    shown = {c["value"] for c in countries}
+    countries += [
+        {"value": c, "label": country_name(c), "count": 0, "selected": True}
+        for c in params.countries
+        if c not in shown
+    ]
+    facets["country"] = sorted(countries, key=lambda f: f["label"])
+    shown = {m for m, _ in raw["condition"]}
+    facets["condition"] = [
+        {"value": m, "label": m, "count": count, "selected": m in params.conditions}
+        for m, count in raw["condition"]
+    ] + [
+        {"value": c, "label": c, "count": 0, "selected": True}
+        for c in params.conditions
+        if c not in shown
+    ]
     return facets
 
 

@@ -148,6 +148,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "sync-ctgov": {"task": "trials.tasks.sync_ctgov", "schedule": 3600.0},
+    "erase-expired-inquiries": {
+        "task": "patients.tasks.erase_expired_inquiries",
+        "schedule": 86400.0,
+    },
 }
 
 # --- ClinicalTrials.gov --------------------------------------------------------------------
@@ -180,6 +184,11 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be True")
+
+# --- Inquiries -----------------------------------------------------------------------------
+# Days after an inquiry closed (enrolled, not eligible, declined, unreachable, withdrawn) before
+# the patient's personal data is erased; the anonymous row stays for the statistics.
+INQUIRY_RETENTION_DAYS = envint("INQUIRY_RETENTION_DAYS", 365, minimum=1)
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -20,6 +20,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -479,11 +480,11 @@ class InquiryAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/patients/inquiry/response_times.html", ctx)
 
-    @sensitive_post_parameters()
+    @method_decorator(sensitive_post_parameters())
     def workflow_view(self, request, object_id, action):
+        inquiry = self.get_object(request, object_id)  # 404 outside the coordinator's sites
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        inquiry = self.get_object(request, object_id)  # 404 outside the coordinator's sites
         if action not in WORKFLOW_FORMS or not self.has_change_permission(request, inquiry):
             raise Http404
         form = WORKFLOW_FORMS[action](request.POST, inquiry=inquiry)

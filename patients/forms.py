@@ -226,10 +226,7 @@ class ContactForm(forms.Form):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         self.helper.layout = Layout(
-            Fieldset(
-                _("Study site"),
-                "site",
-            ),
+            "site",
             Fieldset(
                 _("Your contact details"),
                 Div(

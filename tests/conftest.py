@@ -165,6 +165,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+def clear_rate_limits() -> None:
+    """Forget every rate-limit counter of this test run (keys carry the run's prefix)."""
+    from config.redis import get_redis
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    redis = get_redis()
+    for key in redis.scan_iter(f"{prefix}:rl:*"):
+        redis.delete(key)
+
+
 # --- personas -----------------------------------------------------------------------------------
 # Site A: University Hospital, Strasbourg (NCT05738187, no contact at all: routed to triage).
 # Site B: IRCCS Humanitas, Rozzano (NCT07635641, no contact either).

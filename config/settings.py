@@ -171,6 +171,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.expire_unconfirmed_alerts",
         "schedule": crontab(hour=3, minute=15),
     },
+    "erase-expired-inquiries": {
+        "task": "patients.tasks.erase_expired_inquiries",
+        "schedule": 86400.0,
+    },
 }
 
 # --- ClinicalTrials.gov --------------------------------------------------------------------
@@ -206,6 +210,11 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 
 # Shared secret of the bounce/complaint webhook (header X-Webhook-Secret); empty = webhook off.
 ALERTS_WEBHOOK_SECRET = envstr("ALERTS_WEBHOOK_SECRET", "")
+
+# --- Inquiries -----------------------------------------------------------------------------
+# Days after an inquiry closed (enrolled, not eligible, declined, unreachable, withdrawn) before
+# the patient's personal data is erased; the anonymous row stays for the statistics.
+INQUIRY_RETENTION_DAYS = envint("INQUIRY_RETENTION_DAYS", 365, minimum=1)
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -10,5 +10,6 @@ urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     # Before trials.urls: /trials/feed/ must not be read as a trial id.
     path("", include("notifications.urls")),
+    path("", include("patients.urls")),
     path("", include("trials.urls")),
 ]

@@ -163,3 +163,74 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+def clear_rate_limits() -> None:
+    """Forget every rate-limit counter of this test run (keys carry the run's prefix)."""
+    from config.redis import get_redis
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    redis = get_redis()
+    for key in redis.scan_iter(f"{prefix}:rl:*"):
+        redis.delete(key)
+
+
+# --- personas -----------------------------------------------------------------------------------
+# Site A: University Hospital, Strasbourg (NCT05738187, no contact at all: routed to triage).
+# Site B: IRCCS Humanitas, Rozzano (NCT07635641, no contact either).
+SITE_A_TRIAL = "NCT05738187"
+SITE_B_TRIAL = "NCT07635641"
+
+
+@pytest.fixture
+def site_a(db):
+    from trials.models import Site
+
+    return Site.objects.get(trial__nct_id=SITE_A_TRIAL)
+
+
+@pytest.fixture
+def site_b(db):
+    from trials.models import Site
+
+    return Site.objects.get(trial__nct_id=SITE_B_TRIAL)
+
+
+@pytest.fixture
+def alice():
+    """A patient: what she types in the contact form (a site is added by each test)."""
+    return {
+        "first_name": "Alice",
+        "last_name": "Martin",
+        "email": "alice.martin@example.org",
+        "phone": "+33 6 12 34 56 78",
+        "preferred_language": "fr",
+        "other_language": "",
+        "message": "J'ai été traitée en 2023 pour un cancer ORL. Puis-je participer ?",
+        "consent": "on",
+        "step": "send",
+    }
+
+
+def coordinator(username: str, *sites):
+    from django.contrib.auth import get_user_model
+
+    from patients.roles import make_coordinator
+
+    user = get_user_model().objects.create_user(
+        username, f"{username}@site.example.org", "a-long-test-password", is_staff=True
+    )
+    make_coordinator(user, *sites)
+    return user
+
+
+@pytest.fixture
+def bob(site_a):
+    """Coordinator of site A."""
+    return coordinator("bob", site_a)
+
+
+@pytest.fixture
+def charlie(site_b):
+    """Coordinator of site B: must see none of site A's inquiries."""
+    return coordinator("charlie", site_b)

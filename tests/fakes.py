@@ -71,6 +71,7 @@ class SmtpSink:
 
     def __init__(self):
         self.messages = []
+        self.in_data = 0  # sessions whose message is being received (or held) right now
         self.lock = threading.RLock()
         self._refusals: list[str] = []
         self._held = threading.Event()
@@ -81,13 +82,20 @@ class SmtpSink:
             async def handle_DATA(self, server, session, envelope):
                 import asyncio
 
-                while not sink._held.is_set():
-                    await asyncio.sleep(0.05)
                 with sink.lock:
-                    if sink._refusals:
-                        return sink._refusals.pop(0)
-                    sink.messages.append(envelope)
-                return "250 Message accepted for delivery"
+                    sink.in_data += 1
+                try:
+                    while not sink._held.is_set():
+                        await asyncio.sleep(0.05)
+                    with sink.lock:
+                        if sink._refusals:
+                            return sink._refusals.pop(0)
+                        sink.messages.append(envelope)
+                    return "250 Message accepted for delivery"
+                finally:
+                    # Also when the client vanished mid-DATA (aiosmtpd cancels this handler).
+                    with sink.lock:
+                        sink.in_data -= 1
 
         self.port = _free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
@@ -109,6 +117,15 @@ class SmtpSink:
 
     def release(self):
         self._held.set()
+
+    def wait_until(self, condition, timeout: float = 30.0, what: str = "condition"):
+        """Poll `condition()` (e.g. lambda: sink.in_data == 1) until true."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
 
     def parsed(self):
         with self.lock:

@@ -46,4 +46,19 @@ onReady(function () {
   } else if (button) {
     button.hidden = true;
   }
+
+  // Contact form: the "other language" box only when "Other language" is chosen (without
+  // JavaScript it is always shown).
+  var otherBox = document.querySelector(".other-language");
+  var languages = document.querySelectorAll('input[name="preferred_language"]');
+  if (otherBox && languages.length) {
+    var sync = function () {
+      var other = document.querySelector('input[name="preferred_language"]:checked');
+      var show = other && other.value === "other";
+      var input = otherBox.querySelector("input");
+      otherBox.classList.toggle("is-hidden", !show && !(input && input.value));
+    };
+    languages.forEach(function (radio) { radio.addEventListener("change", sync); });
+    sync();
+  }
 });

@@ -62,13 +62,21 @@ def chromium():
 
 @pytest.fixture
 def seed_trials(transactional_db):
-    """The live server's database starts empty: the two seed trials and a few real ones."""
+    """The live server's database starts empty: the two seed trials and a few real ones.
+
+    (Only the first transactional test of a run also sees the session's demo data: the others
+    start from a flushed database, so every record a test relies on is listed here, e.g.
+    NCT02513394, active and not recruiting near Strasbourg, for the status filter.)
+    """
     from tests.conftest import DEMO_DATA
 
     ensure_gazetteer()
     import_records(
         SEED_DATA,
-        *[DEMO_DATA / f"{nct}.json" for nct in ("NCT06129864", "NCT06256588", "NCT04892173")],
+        *[
+            DEMO_DATA / f"{nct}.json"
+            for nct in ("NCT06129864", "NCT06256588", "NCT04892173", "NCT02513394")
+        ],
     )
 
 

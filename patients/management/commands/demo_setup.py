@@ -1,5 +1,9 @@
 """Demo set-up for `make run`: the portal's own texts for the seed trials, an administrator and
-a study coordinator (passwords printed). Safe to run again: it resets the demo passwords."""
+two study coordinators (passwords printed). Safe to run again: it resets the demo passwords.
+
+"coordinator" handles the sites of the two seed trials (Strasbourg and Rozzano); "coordinator2"
+handles one site of another trial, and sees none of the first one's inquiries.
+"""
 
 import json
 import secrets
@@ -9,9 +13,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from trials.models import Trial
+from patients.roles import make_coordinator
+from trials.models import Site, Trial
 
 PORTAL_TEXTS = Path(settings.BASE_DIR) / "trials" / "demo_data" / "portal-texts.json"
+SEED_TRIALS = ("NCT05738187", "NCT07635641")
+# A real trial whose Milan site has its own contact address (routing by site).
+OTHER_TRIAL = "NCT06129864"
 
 
 class Command(BaseCommand):
@@ -31,7 +39,12 @@ class Command(BaseCommand):
                 trial.save(update_fields=changed)
 
         User = get_user_model()
-        for username, superuser in (("admin", True), ("coordinator", False)):
+        users = {}
+        for username, superuser in (
+            ("admin", True),
+            ("coordinator", False),
+            ("coordinator2", False),
+        ):
             password = secrets.token_urlsafe(12)
             user, _ = User.objects.get_or_create(
                 username=username, defaults={"email": f"{username}@trialfinder.localhost"}
@@ -40,4 +53,20 @@ class Command(BaseCommand):
             user.is_superuser = superuser
             user.set_password(password)
             user.save()
+            users[username] = user
             self.stdout.write(f"  login {username!r} password {password!r}")
+
+        seed_sites = Site.objects.filter(trial__nct_id__in=SEED_TRIALS).recruiting()
+        make_coordinator(users["coordinator"], *seed_sites)
+        other = (
+            Site.objects.recruiting()
+            .filter(trial__nct_id=OTHER_TRIAL, country_code="IT")
+            .order_by("position")
+            .first()
+        ) or Site.objects.recruiting().exclude(trial__nct_id__in=SEED_TRIALS).first()
+        make_coordinator(users["coordinator2"], *([other] if other else []))
+        for username in ("coordinator", "coordinator2"):
+            sites = ", ".join(
+                str(link.site) for link in users[username].coordinated_sites.select_related("site")
+            )
+            self.stdout.write(f"  {username} coordinates: {sites or 'no site'}")

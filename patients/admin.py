@@ -1,0 +1,632 @@
+"""Inquiries in the admin, for the coordinators of each site.
+
+A coordinator sees only the inquiries of their sites (`Inquiry.objects.for_coordinator`): the
+list, search, filters, export and actions all start from that queryset, and any other inquiry's
+page answers 404, exactly as if it did not exist. Superusers see everything.
+
+Nothing here edits an inquiry's fields directly: every change goes through patients.services,
+which records it in the timeline.
+"""
+
+import csv
+import datetime
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+
+from patients import services, stats
+from patients.models import (
+    Inquiry,
+    InquiryStatus,
+    PrescreenQuestion,
+    SiteCoordinator,
+    allowed_transitions,
+)
+from trials.models import Site, Trial
+
+# Cells a spreadsheet would run as a formula (CSV injection): prefixed with a quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+
+class SiteFilter(admin.SimpleListFilter):
+    title = _("site")
+    parameter_name = "site"
+
+    def lookups(self, request, model_admin):
+        ids = model_admin.get_queryset(request).values("site_id")
+        return [(str(s.pk), str(s)) for s in Site.objects.filter(pk__in=ids).order_by("facility")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(site_id=self.value()) if self.value() else queryset
+
+
+class TrialFilter(admin.SimpleListFilter):
+    title = _("trial")
+    parameter_name = "trial"
+
+    def lookups(self, request, model_admin):
+        ids = model_admin.get_queryset(request).values("trial_id")
+        return [(t.nct_id, t.nct_id) for t in Trial.objects.filter(pk__in=ids)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(trial__nct_id=self.value()) if self.value() else queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = _("submitted")
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", _("Still new after 2 working days")),
+            ("7d", _("In the last 7 days")),
+            ("30d", _("In the last 30 days")),
+            ("older", _("More than 30 days ago")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        value = self.value()
+        if value == "overdue":
+            return queryset.filter(
+                status=InquiryStatus.NEW, created_at__lt=stats.overdue_cutoff(now)
+            )
+        if value == "7d":
+            return queryset.filter(created_at__gte=now - datetime.timedelta(days=7))
+        if value == "30d":
+            return queryset.filter(created_at__gte=now - datetime.timedelta(days=30))
+        if value == "older":
+            return queryset.filter(created_at__lt=now - datetime.timedelta(days=30))
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = _("assigned to")
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        ids = model_admin.get_queryset(request).exclude(assignee=None).values("assignee_id")
+        users = get_user_model().objects.filter(pk__in=ids).exclude(pk=request.user.pk)
+        return [
+            ("me", _("Me")),
+            ("none", _("Nobody")),
+            *[(str(u.pk), u.get_username()) for u in users],
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "me":
+            return queryset.filter(assignee=request.user)
+        if value == "none":
+            return queryset.filter(assignee=None)
+        if value and value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset
+
+
+# --- the workflow forms on an inquiry's page -----------------------------------------------------
+
+
+class WorkflowForm(forms.Form):
+    def __init__(self, *args, inquiry, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.inquiry = inquiry
+
+
+class StatusForm(WorkflowForm):
+    to_status = forms.ChoiceField(label=_("New status"))
+    note = forms.CharField(
+        label=_("Note (optional)"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea({"rows": 2}),
+    )
+
+    def __init__(self, *args, inquiry, **kwargs):
+        super().__init__(*args, inquiry=inquiry, **kwargs)
+        labels = dict(InquiryStatus.choices)
+        self.fields["to_status"].choices = [
+            (s, labels[s]) for s in allowed_transitions(inquiry.status)
+        ]
+
+
+class AssignForm(WorkflowForm):
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label=_("Nobody"),
+    )
+
+    def __init__(self, *args, inquiry, **kwargs):
+        super().__init__(*args, inquiry=inquiry, **kwargs)
+        self.fields["assignee"].queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, is_staff=True)
+            .filter(Q(coordinated_sites__site=inquiry.site) | Q(is_superuser=True))
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["assignee"].initial = inquiry.assignee_id
+
+
+class NoteForm(WorkflowForm):
+    text = forms.CharField(
+        label=_("Internal note"),
+        max_length=5000,
+        widget=forms.Textarea({"rows": 3}),
+        help_text=_("Seen only by the coordinators of this site."),
+    )
+
+
+class ReplyForm(WorkflowForm):
+    message = forms.CharField(
+        label=_("Reply to the patient"),
+        max_length=5000,
+        widget=forms.Textarea({"rows": 5}),
+        help_text=_(
+            "Emailed to the patient in their language's template; they can answer you by email."
+        ),
+    )
+
+
+WORKFLOW_FORMS = {"status": StatusForm, "assign": AssignForm, "note": NoteForm, "reply": ReplyForm}
+
+
+# --- the inquiry admin ---------------------------------------------------------------------------
+
+
+@admin.register(Inquiry)
+class InquiryAdmin(admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "patient",
+        "trial_id_display",
+        "site",
+        "status",
+        "assignee",
+        "submitted",
+    )
+    list_display_links = ("reference", "patient")
+    list_filter = ("status", SiteFilter, TrialFilter, AgeFilter, AssigneeFilter)
+    search_fields = ("first_name", "last_name", "email", "phone")
+    list_select_related = ("trial", "site", "assignee")
+    list_per_page = 50
+    actions = ["mark_contacted", "assign_to_me", "export_csv"]
+    change_form_template = "admin/patients/inquiry/change_form.html"
+    change_list_template = "admin/patients/inquiry/change_list.html"
+    fieldsets = (
+        (
+            _("Patient"),
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "preferred_language_display",
+                    "message",
+                    "prescreen_display",
+                )
+            },
+        ),
+        (
+            _("Inquiry"),
+            {
+                "fields": (
+                    "trial",
+                    "site",
+                    "status",
+                    "assignee",
+                    "created_at",
+                    "first_contacted_at",
+                    "closed_at",
+                    "erased_at",
+                )
+            },
+        ),
+        (
+            _("Routing and consent"),
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "routed_to",
+                    "routed_email",
+                    "consent_version",
+                    "consented_at",
+                    "consent_text",
+                ),
+            },
+        ),
+    )
+
+    class Media:
+        css = {"all": ["css/inquiries-admin.css"]}
+
+    # --- who sees what ---------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_coordinator(request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        # Outside the coordinator's sites an inquiry does not exist: 404, not a redirect with
+        # "perhaps it was deleted", and never 403 (which would confirm that it exists).
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("no such inquiry")
+        return obj
+
+    def has_add_permission(self, request):
+        return False  # inquiries come from patients
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would lose the statistics; erasure (withdrawal, retention) is the way out.
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            actions.pop("delete_selected", None)
+        return actions
+
+    # --- list columns ----------------------------------------------------------------------------
+
+    @admin.display(description=_("reference"), ordering="id")
+    def reference(self, obj):
+        return f"#{obj.pk}"
+
+    @admin.display(description=_("patient"), ordering="last_name")
+    def patient(self, obj):
+        return obj.patient_name if not obj.is_erased else gettext("(erased)")
+
+    @admin.display(description=_("trial"), ordering="trial__nct_id")
+    def trial_id_display(self, obj):
+        return obj.trial.nct_id
+
+    @admin.display(description=_("submitted"), ordering="created_at")
+    def submitted(self, obj):
+        when = timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M")
+        if stats.is_overdue(obj, stats.overdue_cutoff()):
+            return format_html(
+                '{} <span class="tf-overdue" title="{}">{}</span>',
+                when,
+                gettext("Still new after 2 working days"),
+                gettext("overdue"),
+            )
+        return when
+
+    # --- detail fields ---------------------------------------------------------------------------
+
+    @admin.display(description=_("preferred language"))
+    def preferred_language_display(self, obj):
+        if not obj.preferred_language:
+            return ""
+        label = obj.get_preferred_language_display()
+        return f"{label} — {obj.other_language}" if obj.other_language else label
+
+    @admin.display(description=_("pre-screening"))
+    def prescreen_display(self, obj):
+        from django.template.loader import render_to_string
+
+        return render_to_string(
+            "admin/patients/inquiry/_prescreen.html", {"prescreen": obj.prescreen}
+        )
+
+    # --- search: names, emails, and phone numbers however they are typed -------------------------
+
+    def get_search_results(self, request, queryset, search_term):
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        digits = re.sub(r"\D", "", search_term)
+        if len(digits) >= 6 and re.fullmatch(r"[\d\s().+\-/]+", search_term.strip()):
+            # "06 12 34 56 78" finds +33612345678: compare the significant digits.
+            results = results | queryset.filter(phone__endswith=digits.lstrip("0"))
+        return results, duplicates
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    @admin.action(description=_("Mark as contacted"), permissions=["change"])
+    def mark_contacted(self, request, queryset):
+        count = services.inquiries_mark_contacted(inquiries=queryset, actor=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d inquiry marked as contacted.",
+                "%(count)d inquiries marked as contacted.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Assign to me"), permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        count = 0
+        for inquiry in queryset.exclude(assignee=request.user):
+            try:
+                services.inquiry_assign(inquiry=inquiry, assignee=request.user, actor=request.user)
+            except services.TransitionRefused:
+                continue
+            count += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d inquiry assigned to you.", "%(count)d inquiries assigned to you.", count
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Export as CSV"), permissions=["view"])
+    def export_csv(self, request, queryset):
+        return self._csv(queryset)
+
+    def _csv(self, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="inquiries-{stamp}.csv"'
+        response.write("\ufeff")  # so that spreadsheets read it as UTF-8
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                gettext("reference"),
+                gettext("submitted"),
+                gettext("status"),
+                gettext("trial"),
+                gettext("site"),
+                gettext("first name"),
+                gettext("last name"),
+                gettext("email"),
+                gettext("phone number"),
+                gettext("preferred language"),
+                gettext("assigned to"),
+                gettext("first contacted"),
+                gettext("closed"),
+                gettext("pre-screening"),
+                gettext("message"),
+            ]
+        )
+        for inquiry in queryset.select_related("trial", "site", "assignee").order_by("created_at"):
+            writer.writerow(
+                [
+                    csv_cell(value)
+                    for value in (
+                        inquiry.pk,
+                        timezone.localtime(inquiry.created_at).isoformat(timespec="minutes"),
+                        inquiry.get_status_display(),
+                        inquiry.trial.nct_id,
+                        inquiry.site,
+                        inquiry.first_name,
+                        inquiry.last_name,
+                        inquiry.email,
+                        inquiry.phone,
+                        inquiry.other_language or inquiry.get_preferred_language_display(),
+                        inquiry.assignee.get_username() if inquiry.assignee else "",
+                        inquiry.first_contacted_at
+                        and timezone.localtime(inquiry.first_contacted_at).isoformat(
+                            timespec="minutes"
+                        ),
+                        inquiry.closed_at
+                        and timezone.localtime(inquiry.closed_at).isoformat(timespec="minutes"),
+                        inquiry.prescreen.get("result", ""),
+                        inquiry.message,
+                    )
+                ]
+            )
+        return response
+
+    # --- extra pages -----------------------------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("export/", wrap(self.export_view), name="patients_inquiry_export"),
+            path(
+                "response-times/",
+                wrap(self.response_times_view),
+                name="patients_inquiry_response_times",
+            ),
+            path(
+                "<path:object_id>/workflow/<str:action>/",
+                wrap(self.workflow_view),
+                name="patients_inquiry_workflow",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request):
+        """The whole filtered list as CSV: the same filters and search as the list page."""
+        if not self.has_view_permission(request):
+            raise Http404
+        changelist = self.get_changelist_instance(request)
+        return self._csv(changelist.get_queryset(request))
+
+    def response_times_view(self, request):
+        if not self.has_view_permission(request):
+            raise Http404
+        if request.user.is_superuser:
+            sites = Site.objects.filter(pk__in=Inquiry.objects.values("site_id"))
+        else:
+            sites = Site.objects.filter(coordinators__user=request.user)
+        sites = sites.select_related("trial").order_by("trial__nct_id", "facility")
+        ctx = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Response times"),
+            "opts": self.model._meta,
+            "figures": stats.response_times(sites),
+            "overdue_days": stats.OVERDUE_BUSINESS_DAYS,
+        }
+        return TemplateResponse(request, "admin/patients/inquiry/response_times.html", ctx)
+
+    @method_decorator(sensitive_post_parameters())
+    def workflow_view(self, request, object_id, action):
+        inquiry = self.get_object(request, object_id)  # 404 outside the coordinator's sites
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if action not in WORKFLOW_FORMS or not self.has_change_permission(request, inquiry):
+            raise Http404
+        form = WORKFLOW_FORMS[action](request.POST, inquiry=inquiry)
+        change_url = reverse("admin:patients_inquiry_change", args=[inquiry.pk])
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                label = form.fields[field].label if field in form.fields else ""
+                for error in errors:
+                    self.message_user(request, f"{label}: {error}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        data = form.cleaned_data
+        try:
+            if action == "status":
+                services.inquiry_change_status(
+                    inquiry=inquiry,
+                    to_status=data["to_status"],
+                    actor=request.user,
+                    note=data["note"],
+                )
+                done = gettext("Status changed.")
+            elif action == "assign":
+                services.inquiry_assign(
+                    inquiry=inquiry, assignee=data["assignee"], actor=request.user
+                )
+                done = gettext("Assignment saved.")
+            elif action == "note":
+                services.inquiry_add_note(inquiry=inquiry, actor=request.user, text=data["text"])
+                done = gettext("Note added.")
+            else:
+                services.inquiry_reply(inquiry=inquiry, actor=request.user, message=data["message"])
+                done = gettext("Your reply is on its way to the patient.")
+        except services.TransitionRefused:
+            self.message_user(
+                request,
+                gettext("This change is not possible any more: the inquiry changed meanwhile."),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(change_url)
+        self.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        inquiry = self.get_object(request, object_id)
+        events = list(inquiry.events.select_related("actor", "email"))
+        can_change = self.has_change_permission(request, inquiry)
+        open_for_work = not inquiry.is_erased and inquiry.status != InquiryStatus.WITHDRAWN
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "events": events,
+            "can_work": can_change and open_for_work,
+            "status_form": StatusForm(inquiry=inquiry),
+            "assign_form": AssignForm(inquiry=inquiry),
+            "note_form": NoteForm(inquiry=inquiry),
+            "reply_form": ReplyForm(inquiry=inquiry),
+            "overdue": stats.is_overdue(inquiry, stats.overdue_cutoff()),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "export_query": request.GET.urlencode(),
+        }
+        return super().changelist_view(request, extra_context)
+
+
+# --- coordinators and pre-screening questions ----------------------------------------------------
+
+
+@admin.register(SiteCoordinator)
+class SiteCoordinatorAdmin(admin.ModelAdmin):
+    """Who handles which site: superusers link staff users to sites."""
+
+    list_display = ("user", "site", "trial_nct_id", "created_at")
+    search_fields = (
+        "user__username",
+        "user__email",
+        "site__facility",
+        "site__city",
+        "site__trial__nct_id",
+    )
+    autocomplete_fields = ("user",)
+    raw_id_fields = ("site",)
+    list_select_related = ("user", "site", "site__trial")
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    @admin.display(description=_("trial"), ordering="site__trial__nct_id")
+    def trial_nct_id(self, obj):
+        return obj.site.trial.nct_id
+
+
+@admin.register(PrescreenQuestion)
+class PrescreenQuestionAdmin(admin.ModelAdmin):
+    """Yes/no questions a trial's pre-screening asks. Coordinators manage those of the trials
+    they have a site in."""
+
+    list_display = ("text", "trial", "eligible_answer", "position", "active")
+    list_filter = ("active",)
+    list_editable = ("position", "active")
+    search_fields = ("text", "trial__nct_id")
+    list_select_related = ("trial",)
+
+    def _trials(self, request):
+        if request.user.is_superuser:
+            return Trial.objects.all()
+        return Trial.objects.filter(sites__coordinators__user=request.user).distinct()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(trial__in=self._trials(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("no such question")
+        return obj
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "trial":
+            trials = self._trials(request)
+            kwargs["queryset"] = (
+                trials.filter(overall_status__in=["RECRUITING", "NOT_YET_RECRUITING"])
+                if request.user.is_superuser
+                else trials
+            ).order_by("nct_id")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,283 @@
+"""Patients' inquiries to study sites, their timeline, pre-screening questions, and the
+coordinators who handle each site.
+
+An inquiry holds health data: it is addressed by `public_id` (a UUID) in anything a patient sees,
+shown only to the coordinators of its site, never logged, and erased when the patient withdraws
+or when the retention period after it closed is over (the row stays, anonymous, for statistics).
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from trials.models import Site, Trial
+
+
+class InquiryStatus(models.TextChoices):
+    NEW = "new", pgettext_lazy("inquiry status", "New")
+    CONTACTED = "contacted", _("Contacted")
+    PRESCREENING = "prescreening", _("Pre-screening")
+    REFERRED = "referred", _("Referred to screening visit")
+    ENROLLED = "enrolled", _("Enrolled")
+    NOT_ELIGIBLE = "not_eligible", _("Not eligible")
+    DECLINED = "declined", _("Patient declined")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the patient")
+
+
+# The path an inquiry normally takes; a coordinator moves it forward along it, or closes it.
+OPEN_STATUSES = (
+    InquiryStatus.NEW,
+    InquiryStatus.CONTACTED,
+    InquiryStatus.PRESCREENING,
+    InquiryStatus.REFERRED,
+)
+CLOSED_STATUSES = (
+    InquiryStatus.ENROLLED,
+    InquiryStatus.NOT_ELIGIBLE,
+    InquiryStatus.DECLINED,
+    InquiryStatus.UNREACHABLE,
+    InquiryStatus.WITHDRAWN,
+)
+
+
+def allowed_transitions(current: str) -> list[str]:
+    """Where a coordinator may move an inquiry from `current`.
+
+    Forward along the open path, or to a closing status (enrolled only after the screening
+    visit). A closed inquiry may be reopened (mistakes happen; the timeline keeps both moves),
+    except a withdrawn one: the patient withdrew and their data is gone. Nobody sets "new" or
+    "withdrawn" by hand: the patient does, through the form and the withdraw link.
+    """
+    if current == InquiryStatus.WITHDRAWN:
+        return []
+    if current in OPEN_STATUSES:
+        later = list(OPEN_STATUSES[OPEN_STATUSES.index(current) + 1 :])
+        closing = [InquiryStatus.NOT_ELIGIBLE, InquiryStatus.DECLINED, InquiryStatus.UNREACHABLE]
+        if current == InquiryStatus.REFERRED:
+            closing.insert(0, InquiryStatus.ENROLLED)
+        return later + closing
+    return [s for s in OPEN_STATUSES if s != InquiryStatus.NEW]
+
+
+class RoutedTo(models.TextChoices):
+    SITE_CONTACT = "site", _("Site contact")
+    CENTRAL_CONTACT = "central", _("Trial's central contact")
+    TRIAGE = "triage", _("TrialFinder triage")
+
+
+class PreferredLanguage(models.TextChoices):
+    """The interface languages, plus "other" (named in `other_language`)."""
+
+    EN = "en", "English"
+    FR = "fr", "Français"
+    IT = "it", "Italiano"
+    OTHER = "other", _("Other language")
+
+
+class SiteCoordinator(models.Model):
+    """A staff user who handles the inquiries of a site. A site may have several coordinators,
+    and a coordinator several sites, across trials."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coordinated_sites"
+    )
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="coordinators")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "site"], name="sitecoordinator_unique"),
+        ]
+        verbose_name = _("site coordinator")
+        verbose_name_plural = _("site coordinators")
+
+    def __str__(self):
+        return f"{self.user} — {self.site}"
+
+
+class PrescreenQuestion(models.Model):
+    """A yes/no question staff add to a trial's optional pre-screening. The answer never
+    refuses anyone: it only tells the patient whether they may be eligible."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="prescreen_questions")
+    text = models.CharField(_("question"), max_length=300)
+    eligible_answer = models.BooleanField(
+        _("answer that suggests eligibility"),
+        default=True,
+        help_text=_("Ticked: “yes” suggests the patient may be eligible. Unticked: “no” does."),
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    active = models.BooleanField(_("asked"), default=True)
+
+    class Meta:
+        ordering = ["trial", "position", "id"]
+        verbose_name = _("pre-screening question")
+        verbose_name_plural = _("pre-screening questions")
+
+    def __str__(self):
+        return self.text
+
+
+class InquiryQuerySet(models.QuerySet):
+    def for_coordinator(self, user):
+        """The inquiries `user` may see: all for a superuser, else those of their sites."""
+        if user.is_superuser:
+            return self
+        return self.filter(
+            site_id__in=SiteCoordinator.objects.filter(user_id=user.pk).values("site_id")
+        )
+
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+
+class Inquiry(models.Model):
+    """A patient's message to a study site, and how the site handled it."""
+
+    # The only identifier a patient ever sees (in links); the sequential id is for staff.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="inquiries")
+    # Sites are never deleted by the importer (they get removed_at): PROTECT keeps it that way.
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="inquiries")
+
+    # --- The patient (erased on withdrawal and after retention) --------------------------------
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    email = models.EmailField(_("email"), max_length=254)
+    phone = models.CharField(_("phone number"), max_length=20)  # E.164
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=5, choices=PreferredLanguage.choices
+    )
+    other_language = models.CharField(_("other language"), max_length=100, blank=True)
+    message = models.TextField(_("message"), max_length=5000, blank=True)
+    # {"age": 54, "sex": "FEMALE", "result": "may_be_eligible" | "may_not_be_eligible" | "",
+    #  "answers": [{"kind": "age"|"sex"|"question", "question": ..., "answer": ...,
+    #               "suggests_eligible": true|false|null}]}: a snapshot, so that later edits of
+    # the questions do not change what the patient answered.
+    prescreen = models.JSONField(_("pre-screening"), default=dict, blank=True)
+    # The interface language the patient used: their emails are written in it (or in their
+    # preferred language when it is one of ours).
+    language = models.CharField(max_length=10, default="en")
+
+    # --- Consent, verbatim as shown --------------------------------------------------------------
+    consent_text = models.TextField(_("consent text"))
+    consent_version = models.CharField(_("consent version"), max_length=20)
+    consented_at = models.DateTimeField(_("consented at"), default=timezone.now)
+
+    # --- Routing decision ----------------------------------------------------------------------
+    routed_to = models.CharField(_("routed to"), max_length=10, choices=RoutedTo.choices)
+    routed_email = models.EmailField(_("routed to address"), max_length=254)
+
+    # --- Workflow --------------------------------------------------------------------------------
+    status = models.CharField(
+        _("status"), max_length=15, choices=InquiryStatus.choices, default=InquiryStatus.NEW
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_inquiries",
+        verbose_name=_("assigned to"),
+    )
+    created_at = models.DateTimeField(_("submitted"), default=timezone.now, editable=False)
+    # When a coordinator first moved it out of "new": the response time the sites are judged by.
+    first_contacted_at = models.DateTimeField(_("first contacted"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
+
+    objects = InquiryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # A coordinator's list: their sites' inquiries, newest first, often by status.
+            models.Index(fields=["site", "status", "-created_at"], name="inquiry_site_status_idx"),
+            # The retention task: closed inquiries whose data is still there.
+            models.Index(
+                fields=["closed_at"],
+                name="inquiry_erasable_idx",
+                condition=models.Q(erased_at__isnull=True, closed_at__isnull=False),
+            ),
+        ]
+        verbose_name = _("inquiry")
+        verbose_name_plural = _("inquiries")
+
+    def __str__(self):
+        return _("Inquiry #%(id)s") % {"id": self.pk}
+
+    @property
+    def erase_key(self) -> str:
+        """Tags every outgoing email that carries this patient's data (see inquiry_erase)."""
+        return f"inquiry:{self.public_id}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
+    def patient_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def email_language(self) -> str:
+        """The language the patient reads their emails in."""
+        codes = [code for code, _name in settings.LANGUAGES]
+        if self.preferred_language in codes:
+            return self.preferred_language
+        return self.language if self.language in codes else settings.LANGUAGE_CODE
+
+
+class EventKind(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    STATUS_CHANGE = "status_change", _("Status change")
+    NOTE = "note", _("Internal note")
+    REPLY = "reply", _("Reply to the patient")
+    ASSIGNMENT = "assignment", _("Assignment")
+    EMAIL = "email", _("Email")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the patient")
+    ERASED = "erased", _("Personal data erased")
+
+
+class InquiryEvent(models.Model):
+    """One line of an inquiry's timeline: who did what, when. Append-only."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=15, choices=EventKind.choices)
+    # Null for what the patient or the system did.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_status = models.CharField(max_length=15, choices=InquiryStatus.choices, blank=True)
+    to_status = models.CharField(max_length=15, choices=InquiryStatus.choices, blank=True)
+    # Notes and replies (erased with the patient's data: they may quote it).
+    text = models.TextField(blank=True)
+    email = models.ForeignKey(
+        "notifications.OutgoingEmail",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The change page's timeline: one inquiry's events in order.
+            models.Index(fields=["inquiry", "created_at"], name="inquiryevent_timeline_idx"),
+        ]
+        verbose_name = _("inquiry event")
+        verbose_name_plural = _("inquiry events")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"

@@ -1,0 +1,405 @@
+"""Every write on inquiries: creation (with its emails), the coordinators' workflow, replies,
+withdrawal and erasure. Each runs in one transaction and records what it did in the timeline.
+
+Patient data never reaches a log line here: log the inquiry id, nothing else.
+"""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from notifications.emails import queue_email
+from notifications.models import EmailStatus, OutgoingEmail
+from patients.models import (
+    CLOSED_STATUSES,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    InquiryStatus,
+    RoutedTo,
+    SiteCoordinator,
+    allowed_transitions,
+)
+from trials.models import Contact, ContactRole, Site, Trial
+
+log = logging.getLogger(__name__)
+
+# Sites read their email in the language of their country when we know it; else English.
+# Kept deliberately small: only the portal's own languages, only where they are the obvious one.
+SITE_LANGUAGES = {"FR": "fr", "IT": "it", "MC": "fr", "SM": "it"}
+# Site contacts first by role: the registry's "contact" is who answers patients.
+ROLE_PREFERENCE = [ContactRole.CONTACT, ContactRole.PRINCIPAL_INVESTIGATOR]
+WITHDRAW_SALT = "patients.withdraw"
+# A withdraw link works for three years: longer than any inquiry stays open in practice.
+WITHDRAW_MAX_AGE = datetime.timedelta(days=3 * 365)
+PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone", "other_language", "message")
+
+
+class InquiryRefused(Exception):
+    """The inquiry cannot be taken (trial closed, site not recruiting or not of the trial)."""
+
+
+class TransitionRefused(Exception):
+    """A status change the workflow does not allow."""
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+def _usable(address: str) -> bool:
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
+
+
+def _first_address(contacts) -> str:
+    ranked = sorted(
+        contacts,
+        key=lambda c: (
+            ROLE_PREFERENCE.index(c.role) if c.role in ROLE_PREFERENCE else len(ROLE_PREFERENCE),
+            c.position,
+        ),
+    )
+    return next((c.email.strip() for c in ranked if _usable(c.email.strip())), "")
+
+
+def inquiry_route(*, site: Site) -> tuple[str, str]:
+    """Where an inquiry to `site` goes: (RoutedTo, address).
+
+    The site's own contact, else the trial's central contact, else the portal's triage inbox,
+    which finds a person at the site by other means.
+    """
+    address = _first_address(Contact.objects.filter(site=site).exclude(email=""))
+    if address:
+        return RoutedTo.SITE_CONTACT, address
+    address = _first_address(
+        Contact.objects.filter(trial_id=site.trial_id, site__isnull=True).exclude(email="")
+    )
+    if address:
+        return RoutedTo.CENTRAL_CONTACT, address
+    return RoutedTo.TRIAGE, settings.TRIAGE_EMAIL
+
+
+def site_language(inquiry: Inquiry) -> str:
+    """The language of emails to the team: the site's country's, when it is one of ours."""
+    if inquiry.routed_to == RoutedTo.TRIAGE:
+        return settings.LANGUAGE_CODE
+    return SITE_LANGUAGES.get(inquiry.site.country_code, settings.LANGUAGE_CODE)
+
+
+# --- links ---------------------------------------------------------------------------------------
+
+
+def withdraw_token(inquiry: Inquiry) -> str:
+    """A signed, URL-safe token naming the inquiry by its public id (checked by the view)."""
+    return signing.dumps(str(inquiry.public_id), salt=WITHDRAW_SALT)
+
+
+def withdraw_url(inquiry: Inquiry) -> str:
+    return settings.SITE_URL + reverse("patients:withdraw", args=[withdraw_token(inquiry)])
+
+
+def admin_url(inquiry: Inquiry) -> str:
+    return settings.SITE_URL + reverse("admin:patients_inquiry_change", args=[inquiry.pk])
+
+
+def _headers(language: str) -> dict:
+    return {"Content-Language": language}
+
+
+def _email_context(inquiry: Inquiry, **extra) -> dict:
+    return {
+        "inquiry": inquiry,
+        "trial": inquiry.trial,
+        "site": inquiry.site,
+        "admin_url": admin_url(inquiry),
+        "trial_url": settings.SITE_URL + inquiry.trial.get_absolute_url(),
+        **extra,
+    }
+
+
+def _record_email(inquiry: Inquiry, email: OutgoingEmail) -> None:
+    """The timeline shows the email's template and live status (see the admin)."""
+    InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.EMAIL, email=email)
+
+
+# --- creation ------------------------------------------------------------------------------------
+
+
+def inquiry_create(
+    *,
+    trial: Trial,
+    site: Site,
+    data: dict,
+    language: str,
+    consent_text: str,
+    consent_version: str,
+    prescreen: dict | None = None,
+) -> Inquiry:
+    """Save a patient's inquiry and queue its two emails, all in one transaction.
+
+    1. Refuse a trial that stopped recruiting, or a site that is not a recruiting site of it.
+    2. Decide where it goes (site contact, central contact, triage) and store the decision.
+    3. Write the inquiry, its first timeline event and the two outgoing emails (to the team,
+       copy to the patient). The emails leave after commit, from a worker: nothing here waits
+       on SMTP, and if the broker is down the outbox sweeper sends them later.
+    """
+    if not trial.is_open:
+        raise InquiryRefused("trial not recruiting")
+    if site.trial_id != trial.id or not site.is_recruiting:
+        raise InquiryRefused("site not recruiting for this trial")
+    routed_to, routed_email = inquiry_route(site=site)
+    with transaction.atomic():
+        inquiry = Inquiry.objects.create(
+            trial=trial,
+            site=site,
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            phone=data["phone"],
+            preferred_language=data["preferred_language"],
+            other_language=data.get("other_language", ""),
+            message=data.get("message", ""),
+            prescreen=prescreen or {},
+            language=language,
+            consent_text=consent_text,
+            consent_version=consent_version,
+            routed_to=routed_to,
+            routed_email=routed_email,
+        )
+        InquiryEvent.objects.create(
+            inquiry=inquiry, kind=EventKind.SUBMITTED, to_status=InquiryStatus.NEW
+        )
+        team_language = site_language(inquiry)
+        to_team = queue_email(
+            "inquiry-to-site",
+            to=routed_email,
+            context=_email_context(inquiry),
+            language=team_language,
+            erase_key=inquiry.erase_key,
+            headers=_headers(team_language),
+            reply_to=inquiry.email,
+        )
+        _record_email(inquiry, to_team)
+        copy = queue_email(
+            "inquiry-copy",
+            to=inquiry.email,
+            context=_email_context(inquiry, withdraw_url=withdraw_url(inquiry)),
+            language=inquiry.email_language,
+            erase_key=inquiry.erase_key,
+            headers=_headers(inquiry.email_language),
+        )
+        _record_email(inquiry, copy)
+    log.info("inquiry %s created, routed to %s", inquiry.pk, routed_to)
+    return inquiry
+
+
+# --- the coordinators' workflow ------------------------------------------------------------------
+
+
+def _locked(inquiry: Inquiry) -> Inquiry:
+    return Inquiry.objects.select_for_update().select_related("site", "trial").get(pk=inquiry.pk)
+
+
+def _set_status(inquiry: Inquiry, to_status: str, *, actor, text: str = "", kind=None) -> None:
+    now = timezone.now()
+    from_status = inquiry.status
+    inquiry.status = to_status
+    fields = ["status"]
+    # Response time counts from submission to the first move a coordinator made out of "new".
+    if from_status == InquiryStatus.NEW and actor is not None and not inquiry.first_contacted_at:
+        inquiry.first_contacted_at = now
+        fields.append("first_contacted_at")
+    if to_status in CLOSED_STATUSES:
+        inquiry.closed_at = now
+        fields.append("closed_at")
+    elif inquiry.closed_at:
+        inquiry.closed_at = None  # reopened: the retention clock stops
+        fields.append("closed_at")
+    inquiry.save(update_fields=fields)
+    InquiryEvent.objects.create(
+        inquiry=inquiry,
+        kind=kind or EventKind.STATUS_CHANGE,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        text=text,
+        created_at=now,
+    )
+
+
+def inquiry_change_status(*, inquiry: Inquiry, to_status: str, actor, note: str = "") -> Inquiry:
+    """Move an inquiry along the workflow; the timeline records who, when, from and to."""
+    with transaction.atomic():
+        locked = _locked(inquiry)
+        if locked.is_erased or to_status not in allowed_transitions(locked.status):
+            raise TransitionRefused(f"{locked.status} → {to_status}")
+        _set_status(locked, to_status, actor=actor, text=note.strip())
+    return locked
+
+
+def inquiries_mark_contacted(*, inquiries, actor) -> int:
+    """Bulk action: every "new" inquiry of `inquiries` becomes "contacted"; returns how many."""
+    count = 0
+    for inquiry in inquiries.filter(status=InquiryStatus.NEW, erased_at__isnull=True):
+        try:
+            inquiry_change_status(inquiry=inquiry, to_status=InquiryStatus.CONTACTED, actor=actor)
+        except TransitionRefused:
+            continue  # changed by someone else meanwhile
+        count += 1
+    return count
+
+
+def can_be_assigned(user, site: Site) -> bool:
+    if not user.is_active or not user.is_staff:
+        return False
+    return user.is_superuser or SiteCoordinator.objects.filter(user=user, site=site).exists()
+
+
+def inquiry_assign(*, inquiry: Inquiry, assignee, actor) -> Inquiry:
+    """Give the inquiry to a coordinator of its site (or to nobody, with None)."""
+    with transaction.atomic():
+        locked = _locked(inquiry)
+        if assignee is not None and not can_be_assigned(assignee, locked.site):
+            raise TransitionRefused("assignee does not coordinate this site")
+        if locked.assignee_id == (assignee.pk if assignee else None):
+            return locked
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee"])
+        InquiryEvent.objects.create(
+            inquiry=locked,
+            kind=EventKind.ASSIGNMENT,
+            actor=actor,
+            text=assignee.get_username() if assignee else "",
+        )
+    return locked
+
+
+def inquiry_add_note(*, inquiry: Inquiry, actor, text: str) -> InquiryEvent:
+    """An internal note, seen by the site's coordinators only."""
+    with transaction.atomic():
+        locked = _locked(inquiry)
+        if locked.is_erased:
+            raise TransitionRefused("erased")
+        return InquiryEvent.objects.create(
+            inquiry=locked, kind=EventKind.NOTE, actor=actor, text=text.strip()
+        )
+
+
+def inquiry_reply(*, inquiry: Inquiry, actor, message: str) -> OutgoingEmail:
+    """Email the patient through the outbox; the reply goes in the timeline, and a reply to a
+    "new" inquiry is its first contact."""
+    with transaction.atomic():
+        locked = _locked(inquiry)
+        if locked.is_erased or locked.status == InquiryStatus.WITHDRAWN:
+            raise TransitionRefused("the patient withdrew")
+        email = queue_email(
+            "inquiry-reply",
+            to=locked.email,
+            context=_email_context(
+                locked, message=message.strip(), withdraw_url=withdraw_url(locked)
+            ),
+            language=locked.email_language,
+            erase_key=locked.erase_key,
+            headers=_headers(locked.email_language),
+            reply_to=actor.email if actor.email else locked.routed_email,
+        )
+        InquiryEvent.objects.create(
+            inquiry=locked, kind=EventKind.REPLY, actor=actor, text=message.strip(), email=email
+        )
+        if locked.status == InquiryStatus.NEW:
+            _set_status(locked, InquiryStatus.CONTACTED, actor=actor)
+    return email
+
+
+# --- withdrawal and erasure ----------------------------------------------------------------------
+
+
+def inquiry_withdraw(*, inquiry: Inquiry) -> bool:
+    """The patient withdraws: the inquiry closes, their data is erased, and the team is told
+    (without any personal data) if it may already have received the inquiry.
+
+    Returns False when it was already withdrawn or erased (a second click changes nothing).
+    """
+    with transaction.atomic():
+        locked = _locked(inquiry)
+        if locked.is_erased or locked.status == InquiryStatus.WITHDRAWN:
+            return False
+        _set_status(locked, InquiryStatus.WITHDRAWN, actor=None, kind=EventKind.WITHDRAWN)
+        team_may_have_it = OutgoingEmail.objects.filter(
+            erase_key=locked.erase_key,
+            template="inquiry-to-site",
+            status__in=[EmailStatus.SENT, EmailStatus.SENDING],
+        ).exists()
+        _erase(locked)
+        if team_may_have_it:
+            language = site_language(locked)
+            notice = queue_email(
+                "inquiry-withdrawn",
+                to=locked.routed_email,
+                context=_email_context(locked),
+                language=language,
+                headers=_headers(language),
+            )
+            _record_email(locked, notice)
+    log.info("inquiry %s withdrawn by the patient", locked.pk)
+    return True
+
+
+def _erase(inquiry: Inquiry) -> None:
+    """Blank everything that identifies the patient or describes their health; keep the dates,
+    statuses, site, trial and routing for the statistics. Caller holds the row lock."""
+    for name in PERSONAL_FIELDS:
+        setattr(inquiry, name, "")
+    # Only the overall pre-screening outcome stays: answers are health data.
+    inquiry.prescreen = {"result": inquiry.prescreen.get("result", "")}
+    inquiry.erased_at = timezone.now()
+    inquiry.save(update_fields=[*PERSONAL_FIELDS, "prescreen", "erased_at"])
+    InquiryEvent.objects.filter(
+        inquiry=inquiry, kind__in=[EventKind.NOTE, EventKind.REPLY, EventKind.STATUS_CHANGE]
+    ).update(text="")
+    rows = OutgoingEmail.objects.filter(erase_key=inquiry.erase_key)
+    # An email not sent yet will never be: its recipient or content is gone.
+    rows.filter(status=EmailStatus.QUEUED).update(status=EmailStatus.CANCELLED)
+    rows.update(to_email="", reply_to="", subject="", body_text="", body_html="", headers={})
+    InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.ERASED)
+
+
+def inquiry_erase(*, inquiry: Inquiry) -> bool:
+    """Erase the patient's data now (retention); False when already erased."""
+    with transaction.atomic():
+        locked = _locked(inquiry)
+        if locked.is_erased:
+            return False
+        _erase(locked)
+    return True
+
+
+def inquiries_due_for_erasure(*, now: datetime.datetime | None = None):
+    """Closed inquiries whose retention period is over and whose data is still there."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=settings.INQUIRY_RETENTION_DAYS)
+    return Inquiry.objects.filter(
+        status__in=CLOSED_STATUSES, closed_at__lt=cutoff, erased_at__isnull=True
+    )
+
+
+def inquiry_erase_if_expired(*, inquiry_id: int) -> bool:
+    """Retention for one inquiry, re-checked under lock (it may have been reopened since it
+    was picked)."""
+    with transaction.atomic():
+        due = inquiries_due_for_erasure().select_for_update().filter(pk=inquiry_id).first()
+        if due is None:
+            return False
+        _erase(due)
+    log.info("inquiry %s: personal data erased after the retention period", inquiry_id)
+    return True

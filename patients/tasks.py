@@ -1,0 +1,19 @@
+"""Celery tasks for inquiries. Thin: they take ids (or nothing) and call patients.services."""
+
+from celery import shared_task
+
+from patients import services
+
+
+@shared_task(ignore_result=True)
+def erase_expired_inquiries() -> int:
+    """Daily: one erase task per closed inquiry past the retention period."""
+    ids = list(services.inquiries_due_for_erasure().values_list("id", flat=True)[:5000])
+    for inquiry_id in ids:
+        erase_inquiry.delay(inquiry_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def erase_inquiry(inquiry_id: int) -> bool:
+    return services.inquiry_erase_if_expired(inquiry_id=inquiry_id)

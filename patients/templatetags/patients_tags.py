@@ -1,0 +1,33 @@
+"""Display helpers for inquiries (pages, admin, emails)."""
+
+from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+register = template.Library()
+
+
+@register.filter
+def answer_label(value: str) -> str:
+    """A pre-screening answer as stored ("yes", "FEMALE", "54") → words for a person."""
+    labels = {"yes": _("Yes"), "no": _("No"), "FEMALE": _("Female"), "MALE": _("Male")}
+    return labels.get(value, value)
+
+
+@register.filter
+def site_name(site) -> str:
+    """A site as a patient or a team names it: the facility, else its town."""
+    return site.facility or site.place or _("Study site")
+
+
+EMAIL_LABELS = {
+    "inquiry-to-site": gettext_lazy("Email to the research team"),
+    "inquiry-copy": gettext_lazy("Copy to the patient"),
+    "inquiry-reply": gettext_lazy("Reply to the patient"),
+    "inquiry-withdrawn": gettext_lazy("Withdrawal notice to the research team"),
+}
+
+
+@register.filter
+def email_label(template_name: str) -> str:
+    return str(EMAIL_LABELS.get(template_name, template_name))

@@ -66,9 +66,15 @@ def seed_trials(transactional_db):
     from tests.conftest import DEMO_DATA
 
     ensure_gazetteer()
+    # NCT02513394: an "Active, not recruiting" head and neck trial near Strasbourg, which
+    # the search journey filters on (only the first transactional test of a run found it,
+    # in the demo data the session imported; later ones start from an emptied database).
     import_records(
         SEED_DATA,
-        *[DEMO_DATA / f"{nct}.json" for nct in ("NCT06129864", "NCT06256588", "NCT04892173")],
+        *[
+            DEMO_DATA / f"{nct}.json"
+            for nct in ("NCT06129864", "NCT06256588", "NCT04892173", "NCT02513394")
+        ],
     )
 
 

@@ -148,6 +148,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "sync-ctgov": {"task": "trials.tasks.sync_ctgov", "schedule": 3600.0},
+    # Expired shared notes are refused at once; this only deletes their rows.
+    "purge-expired-shares": {
+        "task": "patients.tasks.purge_expired_shares",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- ClinicalTrials.gov --------------------------------------------------------------------

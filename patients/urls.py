@@ -1,0 +1,14 @@
+from django.urls import path
+
+from patients import views
+
+app_name = "patients"
+urlpatterns = [
+    # Under the trial page's path, so that the browser sends that page's notes cookie.
+    path("trials/<str:nct_id>/notes/", views.note_add, name="note-add"),
+    path("trials/<str:nct_id>/notes/<str:note_id>/edit", views.note_edit, name="note-edit"),
+    path("trials/<str:nct_id>/notes/<str:note_id>/delete", views.note_delete, name="note-delete"),
+    path("notes/share/", views.share_create, name="notes-share"),
+    path("notes/s/<str:token>/", views.shared_notes, name="shared-notes"),
+    path("notes/s/<str:token>/open", views.shared_notes_open, name="shared-notes-open"),
+]

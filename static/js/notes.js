@@ -645,6 +645,11 @@
     var result = panel.querySelector(".tf-share-result");
     var resultHeading = result.querySelector(".tf-share-result-heading");
     var submit = form.querySelector('button[type="submit"]');
+    if (!cryptoAvailable()) {
+      form.hidden = true;
+      say(msg.msgNoCrypto, true);
+      return;
+    }
 
     panel.querySelector(".tf-share-generate").addEventListener("click", function () {
       passcodeField.value = generatePasscode();
@@ -677,7 +682,6 @@
       event.preventDefault();
       var notes = load();
       if (!notes.length) { say(msg.msgNoNotes, true); return; }
-      if (!cryptoAvailable()) { say(msg.msgNoCrypto, true); return; }
       var passcode = normalisePasscode(passcodeField.value) || generatePasscode();
       if (passcode.length < limits.passcode) {
         passcodeField.setAttribute("aria-invalid", "true");

@@ -371,3 +371,58 @@ def test_the_notes_work_at_phone_width(new_page):
     assert shared.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert axe_violations(shared) == []
     assert csp_violations(page) == [] and csp_violations(shared) == []
+
+
+def test_notes_too_long_to_share_are_refused_before_any_upload(new_page):
+    page = new_page()
+    page.goto(f"/trials/{NCT}/")
+    page.get_by_label("Passcode (at least 8 characters)").fill(PASSCODE)
+    page.get_by_role("button", name="Create the link").click()
+    expect(page.locator(".tf-share-status")).to_have_text("Add a note before sharing.")
+
+    # 40 notes of 2,000 characters: over the 64 KB a link can hold.
+    page.evaluate(
+        """(key) => {
+          const now = new Date().toISOString();
+          const notes = Array.from({length: 40}, (_, i) => ({
+            id: (0x10000000 + i).toString(16), text: 'x'.repeat(2000), created: now, updated: now,
+          }));
+          localStorage.setItem(key, JSON.stringify(notes));
+        }""",
+        f"tf-notes:{NCT}",
+    )
+    page.reload()
+    expect(
+        page.get_by_role("list", name="Your notes on this trial").get_by_role("listitem")
+    ).to_have_count(40)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.get_by_label("Passcode (at least 8 characters)").fill(PASSCODE)
+    page.get_by_role("button", name="Create the link").click()
+    expect(page.locator(".tf-share-status")).to_have_text(
+        "Your notes are too long to share: at most 64 KB once encrypted. "
+        "Shorten or delete some notes."
+    )
+    assert posts == []
+    assert not SharedNotes.objects.exists()
+
+
+def test_a_passcode_is_made_when_the_patient_gives_none(new_page):
+    page = new_page()
+    page.goto(f"/trials/{NCT}/")
+    note_field(page).fill("A note without a passage")
+    page.get_by_role("button", name="Save the note").click()
+    page.get_by_role("button", name="Make a passcode for me").click()
+    made = page.get_by_label("Passcode (at least 8 characters)").input_value()
+    assert re.fullmatch(r"[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}", made)
+    page.get_by_label("Passcode (at least 8 characters)").fill("")  # empty: one is made
+    page.get_by_role("button", name="Create the link").click()
+    passcode = page.get_by_label("Passcode", exact=True)
+    expect(passcode).to_have_value(re.compile(r"^[2-9a-hjkmnp-z]{4}(-[2-9a-hjkmnp-z]{4}){2}$"))
+    url = page.get_by_label("Link", exact=True).input_value()
+
+    other = new_page()
+    other.goto(url)
+    other.get_by_label("Passcode").fill(passcode.input_value())
+    other.get_by_role("button", name="Show the notes").click()
+    expect(other.get_by_role("list", name="The notes")).to_contain_text("A note without a passage")

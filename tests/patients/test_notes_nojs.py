@@ -54,7 +54,10 @@ def test_the_cookie_is_secure_over_https(client):
 
 def test_the_trial_page_lists_the_notes_of_its_cookie_escaped(client):
     add_note(client, "<script>alert(1)</script> Ask about travel costs", quote="Strasbourg")
-    html = client.get(PAGE).content.decode()
+    response = client.get(PAGE)
+    # One browser's notes must never be served to another from a shared cache.
+    assert "Cookie" in response["Vary"]
+    html = response.content.decode()
     assert "Ask about travel costs" in html
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -175,6 +175,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "patients.tasks.erase_expired_inquiries",
         "schedule": 86400.0,
     },
+    # Expired shared notes are refused at once; this only deletes their rows.
+    "purge-expired-shares": {
+        "task": "patients.tasks.purge_expired_shares",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- ClinicalTrials.gov --------------------------------------------------------------------

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("patients.urls")),
     path("", include("trials.urls")),
+    path("", include("patients.urls")),
 ]

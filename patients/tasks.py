@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from patients import services
+from patients import notes, services
 
 
 @shared_task(ignore_result=True)
@@ -17,3 +17,13 @@ def erase_expired_inquiries() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def erase_inquiry(inquiry_id: int) -> bool:
     return services.inquiry_erase_if_expired(inquiry_id=inquiry_id)
+
+
+# --- private notes ----------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def purge_expired_shares() -> int:
+    # One DELETE rather than a fan-out: nothing else happens per row, and running it twice
+    # deletes nothing more.
+    return notes.purge_expired_shares()

@@ -7,4 +7,11 @@ urlpatterns = [
     path("trials/<str:nct_id>/contact/", views.contact, name="contact"),
     path("trials/<str:nct_id>/contact/sent/<str:token>/", views.sent, name="sent"),
     path("inquiries/withdraw/<str:token>/", views.withdraw, name="withdraw"),
+    # Under the trial page's path, so that the browser sends that page's notes cookie.
+    path("trials/<str:nct_id>/notes/", views.note_add, name="note-add"),
+    path("trials/<str:nct_id>/notes/<str:note_id>/edit", views.note_edit, name="note-edit"),
+    path("trials/<str:nct_id>/notes/<str:note_id>/delete", views.note_delete, name="note-delete"),
+    path("notes/share/", views.share_create, name="notes-share"),
+    path("notes/s/<str:token>/", views.shared_notes, name="shared-notes"),
+    path("notes/s/<str:token>/open", views.shared_notes_open, name="shared-notes-open"),
 ]

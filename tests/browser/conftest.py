@@ -71,6 +71,9 @@ def seed_trials(transactional_db):
     from tests.conftest import DEMO_DATA
 
     ensure_gazetteer()
+    # NCT02513394: an "Active, not recruiting" head and neck trial near Strasbourg, which
+    # the search journey filters on (only the first transactional test of a run found it,
+    # in the demo data the session imported; later ones start from an emptied database).
     import_records(
         SEED_DATA,
         *[

@@ -12,5 +12,4 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("patients.urls")),
     path("", include("trials.urls")),
-    path("", include("patients.urls")),
 ]

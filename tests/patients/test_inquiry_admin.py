@@ -213,7 +213,6 @@ def test_new_inquiries_are_highlighted_after_two_business_days(client, bob, site
     friday = timezone.make_aware(datetime.datetime(2026, 11, 20, 17, 0))
     with time_machine.travel(friday, tick=False):
         inquiry = create(site_a, alice)
-    login(client, bob)
     monday = friday + datetime.timedelta(days=3)
     tuesday_before, tuesday_after = (
         friday + datetime.timedelta(days=4, minutes=-1),
@@ -221,6 +220,7 @@ def test_new_inquiries_are_highlighted_after_two_business_days(client, bob, site
     )
     for moment, overdue in ((monday, False), (tuesday_before, False), (tuesday_after, True)):
         with time_machine.travel(moment, tick=False):
+            login(client, bob)  # staff sessions end after 30 idle minutes
             html = client.get(ADMIN).content.decode()
             assert ('class="tf-overdue"' in html) is overdue, moment
             assert listed(client.get(ADMIN, {"age": "overdue"})) == (

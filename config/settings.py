@@ -4,6 +4,7 @@ Production and development differ only by environment values. DEBUG defaults to 
 this portal holds health data.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -46,7 +47,8 @@ SITE_URL = envurl("SITE_URL", "http://localhost:8000")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, on a site that requires two-step login (config/admin.py).
+    "config.apps.TrialFinderAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +57,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "crispy_forms",
     "crispy_bootstrap5",
     "trials",
@@ -71,8 +76,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers locked-out logins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -232,6 +240,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Staff who can read inquiries log in with a TOTP code as well as their password. Only a local
+# demo (make run) may turn this off.
+REQUIRE_2FA = envbool("REQUIRE_2FA", True)
+OTP_TOTP_ISSUER = "TrialFinder"
+# Ten wrong passwords for one username from one address lock that pair for 15 minutes, then it
+# recovers on its own: a throttle, not a lock anyone can use to shut a coordinator out.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 10, minimum=3)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.ratelimit.client_ip"
+# Usernames are not patient data, but the log need not keep the address of every attempt.
+AXES_VERBOSE = False
 
 # --- Internationalisation ------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -16,6 +16,8 @@ os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The suite searches hundreds of times a minute from one address; tests of the limits set their own.
 os.environ.setdefault("SEARCH_RATE_PER_MINUTE", "100000")
+# Admin tests log staff in directly; tests of the two-step login turn it on.
+os.environ.setdefault("REQUIRE_2FA", "False")
 
 from config.settings import *  # noqa: F403
 

@@ -230,6 +230,8 @@ def cmd_run(args: list[str]) -> int:
     # Emails land as files a developer can open: .local/mail/*.log
     os.environ.setdefault("EMAIL_BACKEND", "file")
     os.environ.setdefault("EMAIL_FILE_PATH", str(LOCAL / "mail"))
+    # The demo logins need no authenticator app; production always does (REQUIRE_2FA).
+    os.environ.setdefault("REQUIRE_2FA", "False")
     with Services():
         say("migrating")
         manage("migrate", "--noinput", "-v", "0")
@@ -241,6 +243,8 @@ def cmd_run(args: list[str]) -> int:
         manage("demo_setup")
         say(f"TrialFinder: http://localhost:{port}/  (admin: http://localhost:{port}/admin/)")
         say(f"emails are written to {LOCAL / 'mail'}/ ; Ctrl-C stops everything")
+        if os.environ["REQUIRE_2FA"] == "False":
+            say("two-step login is off for this demo (set REQUIRE_2FA=True to try it)")
         honcho = shutil.which("honcho", path=str(Path(PYTHON).parent)) or "honcho"
         proc = subprocess.Popen([honcho, "-f", "Procfile.dev", "start"], cwd=ROOT)
         try:

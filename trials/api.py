@@ -52,8 +52,11 @@ def trial_list(request):
         if name not in allowed:
             return _error(name, "unknown parameter")
     # The page treats an empty field as "no filter"; the API holds callers to its document.
-    for name in ("age", "page", "radius_km", "radius", "healthy", "sex", "sort"):
-        if name in request.GET and not request.GET[name].strip():
+    for name in ("age", "page", "radius_km", "radius", "healthy", "sex", "sort", "status", "phase"):
+        if any(not value.strip() for value in request.GET.getlist(name)):
+            return _error(name, "must not be empty")
+    for name in ("type", "country"):
+        if any(not value.strip() for value in request.GET.getlist(name)):
             return _error(name, "must not be empty")
     params, errors = parse_params(request.GET)
     if errors:

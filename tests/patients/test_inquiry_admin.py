@@ -29,18 +29,6 @@ def no_broker(monkeypatch):
     monkeypatch.setattr(deliver_email, "delay", lambda email_id: None)
 
 
-@pytest.fixture
-def a_inquiry(site_a, alice):
-    return create(site_a, alice)
-
-
-@pytest.fixture
-def b_inquiry(site_b, alice):
-    return create(
-        site_b, alice, first_name="Beatrice", last_name="Rossi", email="beatrice@example.org"
-    )
-
-
 def login(client, user):
     client.force_login(user)
     return client

@@ -9,7 +9,7 @@ UV := .local/uv/bin/uv
 endif
 VENV_PY := .venv/bin/python
 
-.PHONY: run test install services stop bench bench-small soak fuzz messages lint fmt clean
+.PHONY: run test install audit services stop bench bench-small soak fuzz messages lint fmt clean
 
 run: install
 	$(VENV_PY) scripts/dev.py run
@@ -26,6 +26,10 @@ install: .venv/.installed
 .local/uv/bin/uv:
 	$(PYTHON) -m venv .local/uv
 	.local/uv/bin/pip install --quiet --disable-pip-version-check 'uv>=0.9,<1'
+
+# Known vulnerabilities in uv.lock (CI runs it too).
+audit: install
+	UV=$(UV) bash scripts/audit.sh
 
 services: install
 	$(VENV_PY) scripts/dev.py services

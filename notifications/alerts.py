@@ -277,7 +277,8 @@ def describe_subscription(subscription: Subscription, language: str) -> str:
         params, _errors = parse_params(data)
         parts = []
         if params.q:
-            parts.append(f"“{params.q}”")
+            # The patient's own words, quoted the way the language quotes.
+            parts.append(_("“%(words)s”") % {"words": params.q})
         if subscription.place_label:
             if subscription.radius_km:
                 parts.append(

@@ -112,7 +112,11 @@ def subscribe_trial(request, nct_id):
 
 
 def check_email(request):
-    return render(request, "notifications/check_email.html")
+    return render(
+        request,
+        "notifications/check_email.html",
+        {"confirm_days": alerts.CONFIRM_MAX_AGE.days},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -136,7 +140,12 @@ def confirm(request, token):
 
 
 def _invalid_link(request):
-    return render(request, "notifications/invalid_link.html", status=400)
+    return render(
+        request,
+        "notifications/invalid_link.html",
+        {"confirm_days": alerts.CONFIRM_MAX_AGE.days},
+        status=400,
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -15,8 +15,21 @@ pytestmark = pytest.mark.django_db
 ANY_TEXT = st.one_of(
     st.text(max_size=40),
     st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12000),
-    st.sampled_from(["<script>alert(1)</script>", "=cmd|' /C calc'!A0", "+33 6 12 34 56 78",
-                     "a@b.co", "on", "send", "check", "fr", "other", "' OR 1=1 --", "é" * 300]),  # fmt: skip
+    st.sampled_from(
+        [
+            "<script>alert(1)</script>",
+            "=cmd|' /C calc'!A0",
+            "+33 6 12 34 56 78",
+            "a@b.co",
+            "on",
+            "send",
+            "check",
+            "fr",
+            "other",
+            "' OR 1=1 --",
+            "é" * 300,
+        ]
+    ),  # fmt: skip
 )
 CONTACT_FIELDS = ["first_name", "last_name", "email", "phone", "preferred_language",
                   "other_language", "message", "consent", "site", "step", "near", "website",

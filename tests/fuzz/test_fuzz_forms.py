@@ -29,7 +29,7 @@ ANY_TEXT = st.one_of(
             "' OR 1=1 --",
             "é" * 300,
         ]
-    ),  # fmt: skip
+    ),
 )
 CONTACT_FIELDS = ["first_name", "last_name", "email", "phone", "preferred_language",
                   "other_language", "message", "consent", "site", "step", "near", "website",
@@ -85,9 +85,11 @@ PATHS = [
 ]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
-)  # fmt: skip
+)
 
 
 @FUZZ

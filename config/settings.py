@@ -216,6 +216,13 @@ EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 20, minimum=1)
+# An email claimed by a worker but not recorded as sent after this long is sent again (its
+# worker died mid-send). Must exceed EMAIL_TIMEOUT by a margin.
+OUTBOX_STUCK_AFTER_SECONDS = envint("OUTBOX_STUCK_AFTER_SECONDS", 300, minimum=30)
+if OUTBOX_STUCK_AFTER_SECONDS <= 2 * EMAIL_TIMEOUT:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("OUTBOX_STUCK_AFTER_SECONDS must exceed twice EMAIL_TIMEOUT")
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     from django.core.exceptions import ImproperlyConfigured
 

@@ -8,17 +8,25 @@ to a Celery worker after commit. Nothing here talks to SMTP on the request path.
 failures are retried with exponential backoff by the sweeper, permanent ones fail the row.
 """
 
+import contextlib
 import logging
 import re
 import smtplib
 import socket
+import time
 import uuid
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -30,8 +38,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
-# A row SENDING for longer than this belongs to a worker that died mid-send.
-STUCK_AFTER = timedelta(minutes=5)
+# A row SENDING for longer than this belongs to a worker that died mid-send. Longer than any
+# send can take (EMAIL_TIMEOUT), or a slow send would be swept and sent twice.
+STUCK_AFTER = timedelta(seconds=settings.OUTBOX_STUCK_AFTER_SECONDS)
 # A QUEUED row handed to the broker less than this ago is probably still in the queue.
 REENQUEUE_AFTER = timedelta(minutes=2)
 _ADDRESS_RE = re.compile(r"[^\s<>@]+@[^\s<>@]+")
@@ -131,10 +140,13 @@ def deliver(email_id: int) -> str:
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
+    connection = get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT)
     try:
-        with get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT) as connection:
-            connection.send_messages([message])
+        connection.open()
+        connection.send_messages([message])
     except Exception as exc:
+        with contextlib.suppress(Exception):
+            connection.close()
         transient = _is_transient(exc)
         give_up = not transient or email.attempts >= MAX_ATTEMPTS
         OutgoingEmail.objects.filter(id=email_id, status=EmailStatus.SENDING).update(
@@ -151,10 +163,33 @@ def deliver(email_id: int) -> str:
             type(exc).__name__,
         )
         return "failed" if give_up else "retry"
-    OutgoingEmail.objects.filter(id=email_id).update(
-        status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
-    )
+    # The server has accepted the message: record it at once, before saying goodbye to the
+    # server, so that a worker killed now leaves the shortest possible window for a resend.
+    _mark_sent(email_id)
+    with contextlib.suppress(Exception):
+        connection.close()
     return "sent"
+
+
+def _mark_sent(email_id: int, *, patience: float = 60.0) -> None:
+    """SENT must be recorded once the message left: if PostgreSQL is restarting right now, wait
+    for it (a row left SENDING would be swept and sent a second time)."""
+    deadline = time.monotonic() + patience
+    delay = 0.2
+    while True:
+        try:
+            OutgoingEmail.objects.filter(id=email_id).update(
+                status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
+            )
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            log.warning("database unavailable while recording email %s as sent; retrying", email_id)
+            if not connections["default"].in_atomic_block:
+                close_old_connections()  # drop the broken connection; the next query reconnects
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def sweep(limit: int = 500) -> list[int]:

@@ -46,6 +46,12 @@ class FlakyBackend:
     def __exit__(self, *exc):
         return False
 
+    def open(self):
+        return True
+
+    def close(self):
+        pass
+
     def send_messages(self, messages):
         if FlakyBackend.errors:
             raise FlakyBackend.errors.pop(0)
@@ -217,3 +223,25 @@ def test_a_real_worker_sends_through_a_real_smtp_server(worker_process):
         while OutgoingEmail.objects.get(id=email.id).status != EmailStatus.SENT:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_a_sent_email_is_recorded_even_if_the_database_blinks(monkeypatch):
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    email = make_email()
+    real_update = QuerySet.update
+    calls = []
+
+    def flaky_update(self, **kwargs):
+        if kwargs.get("status") == EmailStatus.SENT and len(calls) < 2:
+            calls.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_update(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", flaky_update)
+    monkeypatch.setattr(emails.time, "sleep", lambda seconds: None)
+    assert emails.deliver(email.id) == "sent"
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT and len(calls) == 2
+    assert len(mail.outbox) == 1

@@ -47,6 +47,7 @@ def render(text: StatusEmail, inquiry: Inquiry) -> tuple[str, str]:
     """(subject, body) for this patient, as plain text."""
     with translation.override(text.language):
         values = values_for(inquiry)
-    subject = " ".join(fill(text.subject, values).split())
+    # One line; French keeps its no-break spaces (only ASCII whitespace folds).
+    subject = re.sub(r"[ \t\n\r\f\v]+", " ", fill(text.subject, values)).strip()
     body = fill(text.body.replace("\r\n", "\n"), values).strip()
     return subject, body

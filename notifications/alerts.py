@@ -308,7 +308,11 @@ def describe_subscription(subscription: Subscription, language: str) -> str:
         params, _errors = parse_params(data)
         parts = []
         if params.q:
-            parts.append(f"“{params.q}”")
+            # A quoted phrase is shown once quoted, not “"twice"”.
+            phrase = params.q[1:-1] if re.fullmatch(r'"[^"]+"', params.q) else params.q
+            parts.append(f"“{phrase}”")
+        if params.conditions:
+            parts.append(", ".join(params.conditions))
         if subscription.place_label:
             if subscription.radius_km:
                 parts.append(

@@ -17,7 +17,15 @@ from django.urls import reverse
 
 from trials import geo
 from trials.models import Site, Trial
-from trials.search import SearchParams, TrialHit, parse_params, resolve_place, search_trials
+from trials.search import (
+    SearchParams,
+    TrialHit,
+    fold,
+    parse_params,
+    resolve_place,
+    search_trials,
+)
+from trials.synonyms import find_phrases
 
 ONE_CLICK_SALT = "alerts.one-click"
 ONE_CLICK_MAX_AGE = datetime.timedelta(days=90)
@@ -51,6 +59,21 @@ def condition_term(trial: Trial) -> str:
     return ""
 
 
+def condition_queries(term: str) -> list[str]:
+    """The searches for "the same condition", most precise first.
+
+    Unquoted, "Recurrent Head and Neck Cancer" finds any trial with those four words anywhere
+    (a breast cancer trial whose exclusions mention the neck). A quoted phrase keeps them
+    together, and the longest phrase the synonyms know ("head and neck cancer") is the
+    condition's core, found with its synonyms (HNSCC, oropharyngeal cancer, ...). A term the
+    synonyms do not know is tried as a phrase, then as words.
+    """
+    known = [phrase for _start, _end, phrase in find_phrases(fold(term))]
+    if known:
+        return [f'"{max(known, key=len)}"']
+    return [f'"{term}"', term] if " " in term else [term]
+
+
 def site_place(site: Site) -> str:
     """A site's town as a place the search resolves, else its coordinates."""
     if site.city:
@@ -69,18 +92,18 @@ def alternatives_for(trial: Trial, place: str, *, limit: int = 4) -> Alternative
     term = condition_term(trial)
     if not term:
         return None
-    params, _suggestion = resolve_place(SearchParams(q=term, near=place.strip()[:200]))
-    if not params.point:
-        params = params.without(near="")  # an unknown place: search everywhere
-    attempts = [params]
-    if params.point:
-        attempts.append(params.without(radius_km=None))
-    for index, attempt in enumerate(attempts):
-        result = search_trials(attempt, page_size=limit + 1, with_facets=False)
-        hits = [hit for hit in result.hits if hit.trial.pk != trial.pk][:limit]
-        if hits:
-            return Alternatives(hits=hits, params=attempt, widened=index > 0)
-    return Alternatives(hits=[], params=params)
+    point = resolve_place(SearchParams(near=place.strip()[:200]))[0].point
+    first = None
+    for query in condition_queries(term):
+        params = SearchParams(q=query, near=place.strip()[:200] if point else "", point=point)
+        attempts = [params, params.without(radius_km=None)] if point else [params]
+        for index, attempt in enumerate(attempts):
+            result = search_trials(attempt, page_size=limit + 1, with_facets=False)
+            hits = [hit for hit in result.hits if hit.trial.pk != trial.pk][:limit]
+            if hits:
+                return Alternatives(hits=hits, params=attempt, widened=index > 0)
+        first = first or params
+    return Alternatives(hits=[], params=first)
 
 
 def alternatives_for_inquiry(inquiry, *, limit: int = 4) -> Alternatives | None:

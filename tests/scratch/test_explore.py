@@ -1,13 +1,15 @@
 import pytest
 pytestmark = pytest.mark.django_db
 
+def show(label, params):
+    from trials.search import resolve_place, search_trials
+    params, _ = resolve_place(params)
+    r = search_trials(params, page_size=6, with_facets=False)
+    print(label, r.count, [(h.trial.nct_id, h.trial.title[:50], h.nearest_site and h.nearest_site['distance_km']) for h in r.hits])
+
 def test_explore():
-    from trials.models import Trial
-    for n in ['NCT05738187', 'NCT07635641']:
-        t = Trial.objects.get(nct_id=n)
-        print(n, t.overall_status, t.condition_meshes, t.conditions, [(s.city, s.status, s.latitude) for s in t.sites.all()][:3])
-    from patients.alternatives import alternatives_for
-    a = alternatives_for(Trial.objects.get(nct_id='NCT05738187'), 'Strasbourg')
-    print(a.params, a.widened, [(h.trial.nct_id, h.nearest_site and h.nearest_site['city'], h.nearest_site and h.nearest_site['distance_km']) for h in a.hits])
-    a = alternatives_for(Trial.objects.get(nct_id='NCT07635641'), 'Milan')
-    print(a.params.q, a.widened, [(h.trial.nct_id, h.nearest_site and h.nearest_site['city'], h.nearest_site and h.nearest_site['distance_km']) for h in a.hits])
+    from trials.search import SearchParams
+    show("D", SearchParams(q='"head and neck cancer"', near="Strasbourg"))
+    show("D-any", SearchParams(q='"head and neck cancer"', near="Strasbourg", radius_km=None))
+    show("E", SearchParams(q='"head and neck cancer"', near="Milan"))
+    show("F", SearchParams(q='"breast cancer"', near="Strasbourg"))

@@ -38,6 +38,11 @@ class Alternatives:
     widened: bool = False  # nothing within the radius: found at any distance
 
     @property
+    def condition(self) -> str:
+        """The condition searched, as words to show (without the phrase's quotes)."""
+        return self.params.q.strip('"')
+
+    @property
     def query(self) -> str:
         return urlencode(self.params.to_query())
 

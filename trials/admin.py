@@ -226,8 +226,18 @@ class TrialAdmin(admin.ModelAdmin):
 
 @admin.register(Site)
 class SiteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("facility", "city", "country", "status", "trial", "removed_at")
-    list_filter = ("status", "country_code")
+    # What coordinators say is shown beside the registry's status; they set it in "My sites".
+    list_display = (
+        "facility",
+        "city",
+        "country",
+        "status",
+        "coordinator_status",
+        "status_confirmed_at",
+        "trial",
+        "removed_at",
+    )
+    list_filter = ("status", "coordinator_status", "country_code")
     search_fields = ("facility", "city", "trial__nct_id")
     list_select_related = ("trial",)
     raw_id_fields = ("trial",)

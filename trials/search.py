@@ -259,7 +259,7 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
     age = None
     raw_age = clean_text(data.get("age", ""), 10)
     if raw_age:
-        if raw_age.isdigit() and 0 <= int(raw_age) <= 120:
+        if raw_age.isdecimal() and 0 <= int(raw_age) <= 120:
             age = int(raw_age)
         else:
             errors.append(ParamError("age", "must be a whole number of years from 0 to 120"))
@@ -270,9 +270,9 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
     if raw_radius in ("any", "0"):
         radius = None
     elif raw_radius:
-        if raw_radius.isdigit() and int(raw_radius) in RADII_KM:
+        if raw_radius.isdecimal() and int(raw_radius) in RADII_KM:
             radius = int(raw_radius)
-        elif raw_radius.isdigit() and 1 <= int(raw_radius) <= 20000:
+        elif raw_radius.isdecimal() and 1 <= int(raw_radius) <= 20000:
             radius = int(raw_radius)  # the API may ask any distance; the page offers a few
         else:
             errors.append(ParamError("radius", "must be a number of kilometres or 'any'"))

@@ -220,6 +220,8 @@ def test_the_one_click_link_expires_and_dies_with_the_inquiry(client, ruled_out,
     services.inquiry_withdraw(inquiry=ruled_out)
     assert client.post(link).status_code == 400
     assert not Subscription.objects.exists()
+    ruled_out.refresh_from_db()
+    assert ruled_out.near == ""  # the place is erased with the rest
 
 
 def test_the_status_page_offers_them_too(client, ruled_out):

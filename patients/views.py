@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
-from django.utils.translation import get_language, gettext_lazy, ngettext, pgettext_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -282,13 +282,11 @@ PATIENT_STATUS = {
     ),
 }
 PATIENT_EVENTS = {
-    EventKind.SUBMITTED: gettext_lazy("You sent your message to the research team."),
-    EventKind.REPLY: gettext_lazy("The research team wrote to you by email."),
-    EventKind.REMINDED: gettext_lazy("No answer yet: we reminded the research team."),
-    EventKind.ESCALATED: pgettext_lazy(
-        "status page", "No answer yet: the TrialFinder team is chasing it."
-    ),
-    EventKind.WITHDRAWN: gettext_lazy("You withdrew your inquiry."),
+    EventKind.SUBMITTED: gettext_lazy("You sent your message to the research team"),
+    EventKind.REPLY: gettext_lazy("The research team wrote to you by email"),
+    EventKind.REMINDED: gettext_lazy("No answer yet: we reminded the research team"),
+    EventKind.ESCALATED: gettext_lazy("No answer yet: the TrialFinder team is chasing it"),
+    EventKind.WITHDRAWN: gettext_lazy("You withdrew your inquiry"),
 }
 
 

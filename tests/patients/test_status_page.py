@@ -59,7 +59,7 @@ def test_the_page_shows_where_the_inquiry_stands(client, a_inquiry):
     assert "Your inquiry" in html
     assert "University Hospital, Strasbourg" in html and a_inquiry.trial.title in html
     assert "Sent to the research team" in html
-    assert "You sent your message to the research team." in html
+    assert "You sent your message to the research team" in html
     assert "/inquiries/withdraw/" in html
     assert f'href="{link}print/"' in html
 
@@ -99,7 +99,7 @@ def test_it_shows_no_personal_details_and_nothing_internal(client, a_inquiry, bo
         "J&#x27;ai été traitée",
     ):
         assert hidden not in html, hidden
-    assert "The research team wrote to you by email." in html
+    assert "The research team wrote to you by email" in html
     assert "The research team has been in touch" in html
     assert "The team is checking whether the trial suits you" in html
 

@@ -183,6 +183,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "patients.tasks.erase_expired_inquiries",
         "schedule": 86400.0,
     },
+    # Monthly "still recruiting at <site>?" emails to coordinators, for the sites that are due.
+    "request-site-confirmations": {
+        "task": "patients.tasks.request_site_confirmations",
+        "schedule": crontab(hour=8, minute=0),
+    },
+    # Inquiries still "new" past their site's response deadline: remind, then escalate.
+    "escalate-overdue-inquiries": {
+        "task": "patients.tasks.escalate_overdue_inquiries",
+        "schedule": crontab(minute=10),
+    },
     # Expired shared notes are refused at once; this only deletes their rows.
     "purge-expired-shares": {
         "task": "patients.tasks.purge_expired_shares",
@@ -235,6 +245,11 @@ ALERTS_WEBHOOK_SECRET = envstr("ALERTS_WEBHOOK_SECRET", "")
 # Days after an inquiry closed (enrolled, not eligible, declined, unreachable, withdrawn) before
 # the patient's personal data is erased; the anonymous row stays for the statistics.
 INQUIRY_RETENTION_DAYS = envint("INQUIRY_RETENTION_DAYS", 365, minimum=1)
+
+# --- Plain language ------------------------------------------------------------------------
+# The admin warns when a plain-language text reads above this school grade (US grades: 8 is
+# about 13-14 years old; see trials.readability).
+PLAIN_LANGUAGE_TARGET_GRADE = envint("PLAIN_LANGUAGE_TARGET_GRADE", 8, minimum=1, maximum=18)
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

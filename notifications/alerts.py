@@ -140,6 +140,37 @@ def subscription_subscribe(
     return subscription, True
 
 
+def subscription_subscribe_confirmed(
+    *, email: str, language: str, params: SearchParams, frequency: str = Frequency.DAILY
+) -> tuple[Subscription, bool]:
+    """Save a search as an ACTIVE alert, without a confirmation email: only for an address
+    already proven (a signed link that reached it). Returns (subscription, created).
+
+    Idempotent: the same search for the same address is the same row (query_key); a pending
+    one is activated, an active or paused one is left as it is.
+    """
+    with transaction.atomic():
+        subscriber = _subscriber_for(email, language)
+        params, _ = resolve_place(params)
+        query = params.to_query()
+        key = Subscription.key_for(Subscription.Kind.SEARCH, query, None)
+        subscription, created = Subscription.objects.select_for_update().get_or_create(
+            subscriber=subscriber,
+            kind=Subscription.Kind.SEARCH,
+            query_key=key,
+            defaults={"query": query, "frequency": frequency, **compile_search(params)},
+        )
+        if subscription.status == SubscriptionStatus.PENDING:
+            subscription.status = SubscriptionStatus.ACTIVE
+            subscription.confirmed_at = timezone.now()
+            # Only what happens from now on, as for a confirmed subscription.
+            subscription.matched_from_version = (
+                TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
+            )
+            subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
+    return subscription, created
+
+
 def _link(name: str, *args) -> str:
     return settings.SITE_URL + reverse(name, args=args)
 
@@ -277,8 +308,11 @@ def describe_subscription(subscription: Subscription, language: str) -> str:
         params, _errors = parse_params(data)
         parts = []
         if params.q:
-            # The patient's own words, quoted the way the language quotes.
-            parts.append(_("“%(words)s”") % {"words": params.q})
+            # The patient's own words, quoted the way the language quotes (once, not “"twice"”).
+            phrase = params.q[1:-1] if re.fullmatch(r'"[^"]+"', params.q) else params.q
+            parts.append(_("“%(words)s”") % {"words": phrase})
+        if params.conditions:
+            parts.append(", ".join(params.conditions))
         if subscription.place_label:
             if subscription.radius_km:
                 parts.append(

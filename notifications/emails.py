@@ -44,6 +44,7 @@ STUCK_AFTER = timedelta(seconds=settings.OUTBOX_STUCK_AFTER_SECONDS)
 # A QUEUED row handed to the broker less than this ago is probably still in the queue.
 REENQUEUE_AFTER = timedelta(minutes=2)
 _ADDRESS_RE = re.compile(r"[^\s<>@]+@[^\s<>@]+")
+_FOLD_RE = re.compile(r"[ \t\n\r\f\v]+")
 
 
 def queue_email(
@@ -59,7 +60,8 @@ def queue_email(
     """Render, store and (after commit) enqueue one email."""
     ctx = {"site_url": settings.SITE_URL, **context}
     with translation.override(language):
-        subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
+        # One line; only ASCII whitespace folds (French keeps its no-break space before ":").
+        subject = _FOLD_RE.sub(" ", render_to_string(f"emails/{name}-subject.txt", ctx)).strip()
         body_text = render_to_string(f"emails/{name}-body.txt", ctx)
         body_html = render_to_string(f"emails/{name}-body.html", ctx)
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].rstrip(">").strip()

@@ -17,24 +17,29 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.defaultfilters import linebreaks_filter
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
-from patients import services, stats
+from patients import services, sites, stats, status_emails
 from patients.models import (
+    STATUS_EMAIL_PLACEHOLDERS,
+    CoordinatedSite,
     Inquiry,
     InquiryStatus,
     PrescreenQuestion,
+    SiteConfirmation,
     SiteCoordinator,
+    StatusEmail,
     allowed_transitions,
 )
-from trials.models import Site, Trial
+from trials.models import CoordinatorStatus, Site, Trial
 
 # Cells a spreadsheet would run as a formula (CSV injection): prefixed with a quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -119,7 +124,7 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee=request.user)
         if value == "none":
             return queryset.filter(assignee=None)
-        if value and value.isdigit():
+        if value and value.isdecimal():
             return queryset.filter(assignee_id=int(value))
         return queryset
 
@@ -242,6 +247,8 @@ class InquiryAdmin(admin.ModelAdmin):
                     "first_contacted_at",
                     "closed_at",
                     "erased_at",
+                    "escalation_level",
+                    "escalated_at",
                 )
             },
         ),
@@ -630,3 +637,266 @@ class PrescreenQuestionAdmin(admin.ModelAdmin):
                 else trials
             ).order_by("nct_id")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --- "My sites": coordinators confirm recruitment and set their response deadline -------------
+
+
+class ConfirmationInline(admin.TabularInline):
+    model = SiteConfirmation
+    fields = ("created_at", "status", "previous_status", "user", "via")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-created_at"]
+    verbose_name_plural = _("history of confirmations")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CoordinatedSite)
+class CoordinatedSiteAdmin(admin.ModelAdmin):
+    """A coordinator's sites (all sites with a coordinator, for superusers): one click confirms
+    that a site still recruits, or marks it paused or closed, for patients and the search.
+    The registry's own fields stay read-only; only the response deadline is edited here."""
+
+    list_display = (
+        "site_name",
+        "trial_nct_id",
+        "registry_status",
+        "coordinator_status",
+        "last_confirmed",
+        "response_business_days",
+        "confirm_buttons",
+    )
+    list_display_links = ("site_name",)
+    list_editable = ("response_business_days",)
+    list_filter = ("coordinator_status",)
+    list_select_related = ("trial", "status_confirmed_by")
+    search_fields = ("facility", "city", "trial__nct_id")
+    actions = ["confirm_recruiting", "mark_paused", "mark_closed"]
+    change_form_template = "admin/patients/coordinatedsite/change_form.html"
+    inlines = [ConfirmationInline]
+    fields = (
+        "trial",
+        "facility",
+        "city",
+        "country",
+        "status",
+        "coordinator_status",
+        "status_confirmed_at",
+        "status_confirmed_by",
+        "response_business_days",
+    )
+    readonly_fields = fields[:-1]
+
+    class Media:
+        css = {"all": ["css/inquiries-admin.css"]}
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).filter(removed_at__isnull=True)
+        if request.user.is_superuser:
+            return queryset.filter(pk__in=SiteCoordinator.objects.values("site_id"))
+        return queryset.filter(coordinators__user=request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("no such site")  # another coordinator's site does not exist here
+        return obj
+
+    def has_add_permission(self, request):
+        return False  # sites come from the registry
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description=_("site"), ordering="facility")
+    def site_name(self, obj):
+        return str(obj)
+
+    @admin.display(description=_("trial"), ordering="trial__nct_id")
+    def trial_nct_id(self, obj):
+        return obj.trial.nct_id
+
+    @admin.display(description=_("status in the registry"), ordering="status")
+    def registry_status(self, obj):
+        return obj.get_status_display() if obj.status else gettext("Status not given")
+
+    @admin.display(description=_("last confirmed"), ordering="status_confirmed_at")
+    def last_confirmed(self, obj):
+        if not obj.status_confirmed_at:
+            return gettext("Never")
+        when = timezone.localtime(obj.status_confirmed_at).strftime("%Y-%m-%d")
+        who = obj.status_confirmed_by.get_username() if obj.status_confirmed_by else ""
+        if obj.is_recruiting and not obj.is_fresh:
+            return format_html(
+                '{} {} <span class="tf-overdue">{}</span>', when, who, gettext("not recent")
+            )
+        return f"{when} {who}".strip()
+
+    @admin.display(description=_("tell patients"))
+    def confirm_buttons(self, obj):
+        # Submit buttons of the list's own form (it carries the CSRF token), sent to the
+        # confirm view: one click, no page in between.
+        url = reverse("admin:patients_coordinatedsite_confirm", args=[obj.pk])
+        return format_html_join(
+            " ",
+            '<button type="submit" class="button" formaction="{}" name="status" value="{}">'
+            "{}</button>",
+            ((url, value, label) for value, label in self._button_labels()),
+        )
+
+    @staticmethod
+    def _button_labels():
+        return [
+            (CoordinatorStatus.RECRUITING, gettext("Still recruiting")),
+            (CoordinatorStatus.PAUSED, gettext("Paused")),
+            (CoordinatorStatus.CLOSED, gettext("Closed")),
+        ]
+
+    def _confirm(self, request, queryset, status) -> int:
+        count = 0
+        for site in queryset:
+            try:
+                sites.site_confirm(site=site, user=request.user, status=status)
+            except sites.ConfirmRefused:
+                continue
+            count += 1
+        return count
+
+    def _done(self, request, count: int, status: str) -> None:
+        label = dict(CoordinatorStatus.choices)[status]
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d site recorded as “%(status)s” today.",
+                "%(count)d sites recorded as “%(status)s” today.",
+                count,
+            )
+            % {"count": count, "status": label},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Confirm: still recruiting"), permissions=["change"])
+    def confirm_recruiting(self, request, queryset):
+        self._done(request, self._confirm(request, queryset, "recruiting"), "recruiting")
+
+    @admin.action(description=_("Mark as paused"), permissions=["change"])
+    def mark_paused(self, request, queryset):
+        self._done(request, self._confirm(request, queryset, "paused"), "paused")
+
+    @admin.action(description=_("Mark as closed"), permissions=["change"])
+    def mark_closed(self, request, queryset):
+        self._done(request, self._confirm(request, queryset, "closed"), "closed")
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/confirm/",
+                wrap(self.confirm_view),
+                name="patients_coordinatedsite_confirm",
+            ),
+            *super().get_urls(),
+        ]
+
+    def confirm_view(self, request, object_id):
+        site = self.get_object(request, object_id)  # 404 outside the coordinator's sites
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        status = request.POST.get("status", "")
+        if status not in sites.CHOICES or not self.has_change_permission(request, site):
+            raise Http404
+        self._done(request, self._confirm(request, [site], status), status)
+        back = request.POST.get("next") or reverse("admin:patients_coordinatedsite_changelist")
+        if not back.startswith("/"):
+            back = reverse("admin:patients_coordinatedsite_changelist")
+        return HttpResponseRedirect(back)
+
+
+# --- the emails patients get when their inquiry moves -----------------------------------------
+
+
+class StatusEmailForm(forms.ModelForm):
+    class Meta:
+        model = StatusEmail
+        fields = ("status", "language", "enabled", "subject", "body")
+        widgets = {"body": forms.Textarea({"rows": 12, "cols": 80})}
+
+    def _check(self, name):
+        value = self.cleaned_data.get(name, "")
+        unknown = status_emails.unknown_placeholders(value)
+        if unknown:
+            raise forms.ValidationError(
+                gettext("Unknown placeholder: %(names)s. You may use: %(allowed)s.")
+                % {
+                    "names": ", ".join(f"{{{name}}}" for name in unknown),
+                    "allowed": ", ".join(f"{{{name}}}" for name in STATUS_EMAIL_PLACEHOLDERS),
+                }
+            )
+        return value
+
+    def clean_subject(self):
+        return self._check("subject")
+
+    def clean_body(self):
+        return self._check("body")
+
+
+@admin.register(StatusEmail)
+class StatusEmailAdmin(admin.ModelAdmin):
+    """Per status and language: whether patients get an email when a coordinator moves their
+    inquiry there, and its text."""
+
+    form = StatusEmailForm
+    list_display = ("status", "language", "enabled", "subject", "updated_at")
+    list_editable = ("enabled",)
+    list_filter = ("status", "language", "enabled")
+    readonly_fields = ("placeholders", "preview", "updated_at")
+    fields = ("status", "language", "enabled", "subject", "body", "placeholders", "preview")
+    actions = ["turn_on", "turn_off"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ("status", "language") if obj else ()
+        return (*fixed, *self.readonly_fields)
+
+    @admin.display(description=_("placeholders"))
+    def placeholders(self, obj):
+        return format_html_join(
+            "", "<div><code>{{{}}}</code> — {}</div>", STATUS_EMAIL_PLACEHOLDERS.items()
+        )
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj):
+        if not obj or not obj.pk:
+            return ""
+        sample = {
+            "first_name": "Alice",
+            "site": "University Hospital, Strasbourg",
+            "trial": gettext("Proton therapy for head and neck cancer"),
+            "nct_id": "NCT00000000",
+        }
+        return format_html(
+            '<strong>{}</strong><div class="tf-event-text">{}</div>',
+            status_emails.fill(obj.subject, sample),
+            linebreaks_filter(status_emails.fill(obj.body, sample), autoescape=True),
+        )
+
+    @admin.action(description=_("Send these emails"), permissions=["change"])
+    def turn_on(self, request, queryset):
+        queryset.update(enabled=True)
+
+    @admin.action(description=_("Stop sending these emails"), permissions=["change"])
+    def turn_off(self, request, queryset):
+        queryset.update(enabled=False)

@@ -164,6 +164,9 @@ class Inquiry(models.Model):
     # The interface language the patient used: their emails are written in it (or in their
     # preferred language when it is one of ours).
     language = models.CharField(max_length=10, default="en")
+    # The place the patient searched near ("Strasbourg", "67000", "48.58,7.75"), as typed:
+    # other trials are looked for near it if this one rules them out (patients.alternatives).
+    near = models.CharField(_("place searched near"), max_length=200, blank=True)
 
     # --- Consent, verbatim as shown --------------------------------------------------------------
     consent_text = models.TextField(_("consent text"))
@@ -191,6 +194,14 @@ class Inquiry(models.Model):
     first_contacted_at = models.DateTimeField(_("first contacted"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
+    # Still "new" after the site's response deadline: the site's other coordinators are told
+    # (1), then the TrialFinder team (2). See patients.escalation.
+    escalation_level = models.PositiveSmallIntegerField(
+        _("escalation"),
+        default=0,
+        choices=[(0, _("None")), (1, _("Coordinators told")), (2, _("TrialFinder team told"))],
+    )
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
 
     objects = InquiryQuerySet.as_manager()
 
@@ -204,6 +215,12 @@ class Inquiry(models.Model):
                 fields=["closed_at"],
                 name="inquiry_erasable_idx",
                 condition=models.Q(erased_at__isnull=True, closed_at__isnull=False),
+            ),
+            # The hourly escalation: inquiries still "new", by age (a small, shrinking set).
+            models.Index(
+                fields=["created_at"],
+                name="inquiry_unanswered_idx",
+                condition=models.Q(status="new", escalation_level__lt=2),
             ),
         ]
         verbose_name = _("inquiry")
@@ -247,6 +264,10 @@ class EventKind(models.TextChoices):
     EMAIL = "email", _("Email")
     WITHDRAWN = "withdrawn", _("Withdrawn by the patient")
     ERASED = "erased", _("Personal data erased")
+    # No answer by the site's deadline: its other coordinators were reminded, then (a working
+    # day later, or at once when there is no other coordinator) the TrialFinder team was told.
+    REMINDED = "reminded", _("Reminder to the site's coordinators")
+    ESCALATED = "escalated", _("Escalated to the TrialFinder team")
 
 
 class InquiryEvent(models.Model):
@@ -282,6 +303,99 @@ class InquiryEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+# Statuses a coordinator moves an inquiry to that may send the patient an email (StatusEmail).
+PATIENT_EMAIL_STATUSES = (
+    InquiryStatus.CONTACTED,
+    InquiryStatus.PRESCREENING,
+    InquiryStatus.REFERRED,
+    InquiryStatus.ENROLLED,
+    InquiryStatus.NOT_ELIGIBLE,
+    InquiryStatus.DECLINED,
+    InquiryStatus.UNREACHABLE,
+)
+# The placeholders staff may use in a StatusEmail's subject and body (nothing else is
+# replaced: the text is never rendered as a template).
+STATUS_EMAIL_PLACEHOLDERS = {
+    "first_name": _("the patient's first name"),
+    "site": _("the study site"),
+    "trial": _("the trial's title"),
+    "nct_id": _("the trial's NCT number"),
+}
+
+
+class StatusEmail(models.Model):
+    """The short email a patient gets when a coordinator moves their inquiry to `status`,
+    in one language. Staff edit the text and turn it on or off in the admin."""
+
+    status = models.CharField(
+        _("status"),
+        max_length=15,
+        choices=[(s.value, s.label) for s in PATIENT_EMAIL_STATUSES],
+    )
+    language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES)
+    enabled = models.BooleanField(
+        _("sent"), default=True, help_text=_("Unticked: patients get no email for this status.")
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(
+        _("text"),
+        max_length=5000,
+        help_text=_(
+            "Plain text. You may use {first_name}, {site}, {trial} and {nct_id}. The links to "
+            "the patient's status page and to withdraw are added below it."
+        ),
+    )
+    updated_at = models.DateTimeField(_("last changed"), auto_now=True)
+
+    class Meta:
+        ordering = ["status", "language"]
+        constraints = [
+            # inquiry_change_status reads the one text for (status, language).
+            models.UniqueConstraint(fields=["status", "language"], name="statusemail_unique"),
+        ]
+        verbose_name = _("status email to patients")
+        verbose_name_plural = _("status emails to patients")
+
+    def __str__(self):
+        return f"{self.get_status_display()} ({self.language})"
+
+
+class SiteConfirmation(models.Model):
+    """Each time a coordinator said whether a site recruits (append-only): the site keeps
+    only the latest, this keeps who said what, when, and from where."""
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", _("Admin")
+        EMAIL = "email", _("Monthly email")
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="confirmations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    status = models.CharField(max_length=10)  # trials.models.CoordinatorStatus
+    previous_status = models.CharField(max_length=10, blank=True)
+    via = models.CharField(max_length=5, choices=Via.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("site status confirmation")
+        verbose_name_plural = _("site status confirmations")
+
+    def __str__(self):
+        return f"{self.site} — {self.status} ({self.created_at:%Y-%m-%d})"
+
+
+class CoordinatedSite(Site):
+    """The sites a coordinator handles, in the admin ("My sites"): confirm recruitment and set
+    the response deadline. A proxy, so that its permissions are the coordinators' own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("my site")
+        verbose_name_plural = _("my sites")
 
 
 # --- private notes ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ COORDINATORS = "Coordinators"
 PERMISSIONS = {
     "inquiry": ["view", "change"],
     "prescreenquestion": ["view", "add", "change", "delete"],
+    "coordinatedsite": ["view", "change"],
 }
 
 

@@ -6,6 +6,7 @@ Patient data never reaches a log line here: log the inquiry id, nothing else.
 
 import datetime
 import logging
+import uuid
 
 from django.conf import settings
 from django.core import signing
@@ -39,7 +40,18 @@ ROLE_PREFERENCE = [ContactRole.CONTACT, ContactRole.PRINCIPAL_INVESTIGATOR]
 WITHDRAW_SALT = "patients.withdraw"
 # A withdraw link works for three years: longer than any inquiry stays open in practice.
 WITHDRAW_MAX_AGE = datetime.timedelta(days=3 * 365)
-PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone", "other_language", "message")
+# The patient's status page: its own salt (a withdraw token opens nothing else), same life.
+STATUS_SALT = "patients.status"
+STATUS_MAX_AGE = WITHDRAW_MAX_AGE
+PERSONAL_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "other_language",
+    "message",
+    "near",
+)
 
 
 class InquiryRefused(Exception):
@@ -89,11 +101,16 @@ def inquiry_route(*, site: Site) -> tuple[str, str]:
     return RoutedTo.TRIAGE, settings.TRIAGE_EMAIL
 
 
+def country_language(site: Site) -> str:
+    """The language of the site's country when it is one of ours; else the default."""
+    return SITE_LANGUAGES.get(site.country_code, settings.LANGUAGE_CODE)
+
+
 def site_language(inquiry: Inquiry) -> str:
     """The language of emails to the team: the site's country's, when it is one of ours."""
     if inquiry.routed_to == RoutedTo.TRIAGE:
         return settings.LANGUAGE_CODE
-    return SITE_LANGUAGES.get(inquiry.site.country_code, settings.LANGUAGE_CODE)
+    return country_language(inquiry.site)
 
 
 # --- links ---------------------------------------------------------------------------------------
@@ -106,6 +123,24 @@ def withdraw_token(inquiry: Inquiry) -> str:
 
 def withdraw_url(inquiry: Inquiry) -> str:
     return settings.SITE_URL + reverse("patients:withdraw", args=[withdraw_token(inquiry)])
+
+
+def status_token(inquiry: Inquiry) -> str:
+    """A signed token for the patient's status page (checked by the view)."""
+    return signing.dumps(str(inquiry.public_id), salt=STATUS_SALT)
+
+
+def status_url(inquiry: Inquiry) -> str:
+    return settings.SITE_URL + reverse("patients:status", args=[status_token(inquiry)])
+
+
+def inquiry_from_token(token: str, *, salt: str, max_age: datetime.timedelta) -> Inquiry | None:
+    """The inquiry a signed link names; None when the link is tampered, expired or unknown."""
+    try:
+        public_id = uuid.UUID(signing.loads(token, salt=salt, max_age=max_age.total_seconds()))
+    except (signing.BadSignature, ValueError, TypeError, AttributeError):
+        return None
+    return Inquiry.objects.select_related("trial", "site").filter(public_id=public_id).first()
 
 
 def admin_url(inquiry: Inquiry) -> str:
@@ -127,6 +162,13 @@ def _email_context(inquiry: Inquiry, **extra) -> dict:
     }
 
 
+def _patient_context(inquiry: Inquiry, **extra) -> dict:
+    """Every email to the patient links to their status page and to withdrawal."""
+    return _email_context(
+        inquiry, status_url=status_url(inquiry), withdraw_url=withdraw_url(inquiry), **extra
+    )
+
+
 def _record_email(inquiry: Inquiry, email: OutgoingEmail) -> None:
     """The timeline shows the email's template and live status (see the admin)."""
     InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.EMAIL, email=email)
@@ -144,10 +186,12 @@ def inquiry_create(
     consent_text: str,
     consent_version: str,
     prescreen: dict | None = None,
+    near: str = "",
 ) -> Inquiry:
     """Save a patient's inquiry and queue its two emails, all in one transaction.
 
-    1. Refuse a trial that stopped recruiting, or a site that is not a recruiting site of it.
+    1. Refuse a trial that stopped recruiting, or a site that is not a recruiting site of it
+       (including a site its coordinator paused or closed).
     2. Decide where it goes (site contact, central contact, triage) and store the decision.
     3. Write the inquiry, its first timeline event and the two outgoing emails (to the team,
        copy to the patient). The emails leave after commit, from a worker: nothing here waits
@@ -170,6 +214,7 @@ def inquiry_create(
             other_language=data.get("other_language", ""),
             message=data.get("message", ""),
             prescreen=prescreen or {},
+            near=near.strip()[:200],
             language=language,
             consent_text=consent_text,
             consent_version=consent_version,
@@ -193,7 +238,7 @@ def inquiry_create(
         copy = queue_email(
             "inquiry-copy",
             to=inquiry.email,
-            context=_email_context(inquiry, withdraw_url=withdraw_url(inquiry)),
+            context=_patient_context(inquiry),
             language=inquiry.email_language,
             erase_key=inquiry.erase_key,
             headers=_headers(inquiry.email_language),
@@ -238,13 +283,48 @@ def _set_status(inquiry: Inquiry, to_status: str, *, actor, text: str = "", kind
 
 
 def inquiry_change_status(*, inquiry: Inquiry, to_status: str, actor, note: str = "") -> Inquiry:
-    """Move an inquiry along the workflow; the timeline records who, when, from and to."""
+    """Move an inquiry along the workflow; the timeline records who, when, from and to.
+
+    The patient gets the status's email (StatusEmail) when staff turned it on for their
+    language, in the same transaction: one move, at most one email.
+    """
     with transaction.atomic():
         locked = _locked(inquiry)
         if locked.is_erased or to_status not in allowed_transitions(locked.status):
             raise TransitionRefused(f"{locked.status} → {to_status}")
         _set_status(locked, to_status, actor=actor, text=note.strip())
+        _queue_status_email(locked)
     return locked
+
+
+def _queue_status_email(inquiry: Inquiry) -> OutgoingEmail | None:
+    """The staff-written email for the inquiry's new status, if on; recorded in the timeline.
+    A "not eligible" email also offers other recruiting trials near the patient."""
+    from patients import alternatives, status_emails
+
+    language = inquiry.email_language
+    text = status_emails.text_for(inquiry.status, language)
+    if text is None:
+        return None
+    subject, body = status_emails.render(text, inquiry)
+    extra = {}
+    if inquiry.status == InquiryStatus.NOT_ELIGIBLE:
+        found = alternatives.alternatives_for_inquiry(inquiry)
+        if found is not None:
+            extra = {
+                "alternatives": found,
+                "alert_url": alternatives.one_click_url(inquiry, found.params),
+            }
+    email = queue_email(
+        "inquiry-status",
+        to=inquiry.email,
+        context=_patient_context(inquiry, subject=subject, body=body, **extra),
+        language=language,
+        erase_key=inquiry.erase_key,
+        headers=_headers(language),
+    )
+    _record_email(inquiry, email)
+    return email
 
 
 def inquiries_mark_contacted(*, inquiries, actor) -> int:
@@ -305,9 +385,7 @@ def inquiry_reply(*, inquiry: Inquiry, actor, message: str) -> OutgoingEmail:
         email = queue_email(
             "inquiry-reply",
             to=locked.email,
-            context=_email_context(
-                locked, message=message.strip(), withdraw_url=withdraw_url(locked)
-            ),
+            context=_patient_context(locked, message=message.strip()),
             language=locked.email_language,
             erase_key=locked.erase_key,
             headers=_headers(locked.email_language),
@@ -317,6 +395,7 @@ def inquiry_reply(*, inquiry: Inquiry, actor, message: str) -> OutgoingEmail:
             inquiry=locked, kind=EventKind.REPLY, actor=actor, text=message.strip(), email=email
         )
         if locked.status == InquiryStatus.NEW:
+            # The reply itself is the contact: no "contacted" status email on top of it.
             _set_status(locked, InquiryStatus.CONTACTED, actor=actor)
     return email
 

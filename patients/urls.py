@@ -6,7 +6,12 @@ app_name = "patients"
 urlpatterns = [
     path("trials/<str:nct_id>/contact/", views.contact, name="contact"),
     path("trials/<str:nct_id>/contact/sent/<str:token>/", views.sent, name="sent"),
+    path("trials/<str:nct_id>/print/", views.trial_print, name="print"),
     path("inquiries/withdraw/<str:token>/", views.withdraw, name="withdraw"),
+    path("inquiries/status/<str:token>/", views.status, name="status"),
+    path("inquiries/status/<str:token>/print/", views.status_print, name="status-print"),
+    path("sites/confirm/<str:token>/", views.site_confirm, name="site-confirm"),
+    path("alerts/one-click/<str:token>/", views.one_click_alert, name="one-click-alert"),
     # Under the trial page's path, so that the browser sends that page's notes cookie.
     path("trials/<str:nct_id>/notes/", views.note_add, name="note-add"),
     path("trials/<str:nct_id>/notes/<str:note_id>/edit", views.note_edit, name="note-edit"),

@@ -14,23 +14,41 @@ from django.core import signing
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config import ratelimit
 from config.ratelimit import Limit, check, client_ip
-from patients import notes, services
+from notifications import alerts
+from notifications.models import Subscription
+from patients import alternatives, notes, services, sites
 from patients.consent import CONSENT_TEXT, CONSENT_VERSION
-from patients.forms import MALFORMED, TOO_LARGE, ContactForm, NoteForm, PrescreenForm, ShareForm
-from patients.models import Inquiry, InquiryStatus, PrescreenQuestion
+from patients.forms import (
+    MALFORMED,
+    MAY_NOT_BE_ELIGIBLE,
+    TOO_LARGE,
+    ContactForm,
+    NoteForm,
+    PrescreenForm,
+    ShareForm,
+)
+from patients.models import (
+    EventKind,
+    Inquiry,
+    InquiryStatus,
+    PrescreenQuestion,
+    SiteConfirmation,
+)
 from trials import geo
 from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
-from trials.models import Site, Trial
+from trials.models import CoordinatorStatus, Site, Trial
+from trials.search import resolve_place
 
 # Enough for a family contacting a few trials; too few for a flood.
 CONTACT_PER_IP = ratelimit.Limit("contact-ip", 5, 3600)
@@ -63,6 +81,16 @@ def recruiting_sites(trial: Trial, point: geo.Point | None) -> list[Site]:
     if point:
         sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
     return sites
+
+
+def _coarse_place(near: str, point: geo.Point | None) -> str:
+    """The place kept with an inquiry (for other trials near it): as typed when we know it;
+    a browser's position only to about 10 km, which is all "within 100 km" needs."""
+    if point is None:
+        return ""
+    if geo.parse_coordinates(near):
+        return f"{point.latitude:.1f},{point.longitude:.1f}"
+    return near
 
 
 def _sent_url(trial: Trial, site: Site) -> str:
@@ -107,13 +135,19 @@ def contact(request, nct_id):
         )
 
     prescreen = PrescreenForm(request.POST, trial=trial, questions=questions)
+    outcome = prescreen.snapshot().get("result")
+    if outcome == MAY_NOT_BE_ELIGIBLE:
+        # Other trials for the same condition near the same place, while they still decide.
+        ctx["alternatives"] = alternatives.alternatives_for(
+            trial, near or alternatives.site_place(sites[0])
+        )
     if request.POST.get("step") == "check":
         # "Check my answers": show the outcome and keep what was typed, without validating it.
         kept = {
             name: request.POST.get(name) for name in ContactForm.base_fields if name in request.POST
         }
         form = ContactForm(trial=trial, sites=sites, initial={**initial, **kept})
-        ctx.update(prescreen=prescreen, form=form, outcome=prescreen.snapshot().get("result"))
+        ctx.update(prescreen=prescreen, form=form, outcome=outcome)
         return render(request, "patients/contact.html", ctx)
 
     form = ContactForm(request.POST, trial=trial, sites=sites)
@@ -121,7 +155,7 @@ def contact(request, nct_id):
         chosen = next((s for s in sites if str(s.pk) == request.POST.get("site")), sites[0])
         return redirect(_sent_url(trial, chosen))
     if not (form.is_valid() and prescreen.is_valid()):
-        ctx.update(prescreen=prescreen, form=form, outcome=prescreen.snapshot().get("result"))
+        ctx.update(prescreen=prescreen, form=form, outcome=outcome)
         return render(request, "patients/contact.html", ctx)
 
     data = form.cleaned_data
@@ -142,6 +176,7 @@ def contact(request, nct_id):
             consent_text=str(CONSENT_TEXT),
             consent_version=CONSENT_VERSION,
             prescreen=prescreen.snapshot(),
+            near=_coarse_place(near, point),
         )
     except services.InquiryRefused:
         # The site stopped recruiting between the page and the submit.
@@ -185,6 +220,244 @@ def withdraw(request, token):
         services.inquiry_withdraw(inquiry=inquiry)
         return redirect("patients:withdraw", token=token)
     return render(request, "patients/withdraw.html", {**ctx, "state": "confirm"})
+
+
+# --- the patient's status page ------------------------------------------------------------
+
+# Each status in a patient's words, with what happens next.
+PATIENT_STATUS = {
+    InquiryStatus.NEW: (
+        gettext_lazy("Sent to the research team"),
+        gettext_lazy(
+            "The research team has your message. They usually contact you within a few working "
+            "days, by phone or email."
+        ),
+    ),
+    InquiryStatus.CONTACTED: (
+        gettext_lazy("The research team has been in touch"),
+        gettext_lazy(
+            "They talk with you about the trial. If you missed their call, check your phone "
+            "messages and your spam folder."
+        ),
+    ),
+    InquiryStatus.PRESCREENING: (
+        gettext_lazy("The team is checking whether the trial suits you"),
+        gettext_lazy("They may ask you about your health and the treatments you have had."),
+    ),
+    InquiryStatus.REFERRED: (
+        gettext_lazy("Screening visit"),
+        gettext_lazy(
+            "At the screening visit, the team checks with you whether you can take part and "
+            "explains what the trial involves. Taking part is still your choice."
+        ),
+    ),
+    InquiryStatus.ENROLLED: (
+        gettext_lazy("You are taking part in the trial"),
+        gettext_lazy(
+            "The research team is your contact for everything about the trial. You can stop "
+            "at any time."
+        ),
+    ),
+    InquiryStatus.NOT_ELIGIBLE: (
+        gettext_lazy("This trial is not the right one for you"),
+        gettext_lazy(
+            "The research team found that you cannot take part in this trial. Other trials may "
+            "suit you: see below."
+        ),
+    ),
+    InquiryStatus.DECLINED: (
+        gettext_lazy("You decided not to take part"),
+        gettext_lazy("This is entirely your choice. You can look for other trials at any time."),
+    ),
+    InquiryStatus.UNREACHABLE: (
+        gettext_lazy("The research team could not reach you"),
+        gettext_lazy(
+            "If you are still interested, send a new message from the trial's page and check "
+            "your phone number and email address."
+        ),
+    ),
+    InquiryStatus.WITHDRAWN: (
+        gettext_lazy("Withdrawn"),
+        gettext_lazy("You withdrew your inquiry and your details were erased."),
+    ),
+}
+PATIENT_EVENTS = {
+    EventKind.SUBMITTED: gettext_lazy("You sent your message to the research team"),
+    EventKind.REPLY: gettext_lazy("The research team wrote to you by email"),
+    EventKind.REMINDED: gettext_lazy("No answer yet: we reminded the research team"),
+    EventKind.ESCALATED: gettext_lazy("No answer yet: the TrialFinder team is chasing it"),
+    EventKind.WITHDRAWN: gettext_lazy("You withdrew your inquiry"),
+}
+
+
+def patient_timeline(inquiry: Inquiry) -> list[dict]:
+    """What the patient may see of the timeline: dates and status moves, never notes, reply
+    texts, emails or who did it."""
+    shown = []
+    for event in inquiry.events.all():
+        if event.kind == EventKind.STATUS_CHANGE:
+            label = PATIENT_STATUS.get(event.to_status, ("", ""))[0]
+        else:
+            label = PATIENT_EVENTS.get(event.kind)
+        if label:
+            shown.append({"date": event.created_at, "label": label})
+    return shown
+
+
+def _status_inquiry(token: str) -> Inquiry | None:
+    return services.inquiry_from_token(
+        token, salt=services.STATUS_SALT, max_age=services.STATUS_MAX_AGE
+    )
+
+
+def _status_invalid(request):
+    return _private(render(request, "patients/status.html", {"state": "invalid"}, status=400))
+
+
+@require_safe
+def status(request, token):
+    """The patient's own inquiry, from the signed link in their emails: one inquiry, nothing
+    else; after withdrawal or erasure, only that it is closed."""
+    inquiry = _status_inquiry(token)
+    if inquiry is None:
+        return _status_invalid(request)
+    if inquiry.is_erased or inquiry.status == InquiryStatus.WITHDRAWN:
+        return _private(render(request, "patients/status.html", {"state": "gone"}))
+    label, next_step = PATIENT_STATUS[inquiry.status]
+    ctx = {
+        "state": "open",
+        "inquiry": inquiry,
+        "trial": inquiry.trial,
+        "site": inquiry.site,
+        "status_label": label,
+        "next_step": next_step,
+        "timeline": patient_timeline(inquiry),
+        "token": token,
+        "withdraw_token": services.withdraw_token(inquiry),
+    }
+    if inquiry.status == InquiryStatus.NOT_ELIGIBLE:
+        found = alternatives.alternatives_for_inquiry(inquiry)
+        ctx["alternatives"] = found
+        if found is not None:
+            ctx["one_click_token"] = alternatives.one_click_token(inquiry, found.params)
+    return _private(render(request, "patients/status.html", ctx))
+
+
+@require_safe
+def status_print(request, token):
+    """The printable trial summary with the answers the patient gave with this inquiry."""
+    inquiry = _status_inquiry(token)
+    if inquiry is None:
+        return _status_invalid(request)
+    if inquiry.is_erased or inquiry.status == InquiryStatus.WITHDRAWN:
+        return _private(render(request, "patients/status.html", {"state": "gone"}))
+    near = inquiry.near or alternatives.site_place(inquiry.site)
+    answers = inquiry.prescreen.get("answers", [])
+    return _private(_render_print(request, inquiry.trial, near, answers))
+
+
+# --- the printable summary ("take it to your doctor") -------------------------------------
+
+PRINT_SITES = 5
+
+
+def _render_print(request, trial: Trial, near: str, answers: list[dict]):
+    point = _place(near)
+    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
+    if not inclusion and not exclusion and trial.eligibility_criteria:
+        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+    ctx = {
+        "trial": trial,
+        "near": near,
+        "point": point,
+        "sites": recruiting_sites(trial, point)[:PRINT_SITES] if trial.is_open else [],
+        "inclusion": inclusion,
+        "exclusion": exclusion,
+        "answers": answers,
+        "printed_on": timezone.now(),
+        "trial_url": request.build_absolute_uri(trial.get_absolute_url()),
+    }
+    return render(request, "trials/print.html", ctx)
+
+
+@sensitive_post_parameters()
+@sensitive_variables("prescreen", "answers")
+@require_http_methods(["GET", "POST"])
+def trial_print(request, nct_id):
+    """GET: the trial's summary to take to a doctor. POST (from the contact page): the same,
+    with the pre-screening answers just typed, which are shown and never stored or put in a
+    URL."""
+    trial = _trial(nct_id)
+    near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
+    if request.method == "GET":
+        return _render_print(request, trial, near, [])
+    questions = PrescreenQuestion.objects.filter(trial=trial, active=True)
+    prescreen = PrescreenForm(request.POST, trial=trial, questions=questions)
+    answers = prescreen.snapshot().get("answers", [])
+    return _private(_render_print(request, trial, near, answers))
+
+
+# --- a coordinator confirms a site from the monthly email -------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def site_confirm(request, token):
+    """GET shows the three buttons (mail scanners follow links; they do not press buttons);
+    POST records what the coordinator chose."""
+    found = sites.read_confirm_token(token)
+    if found is None:
+        return _private(
+            render(request, "patients/site_confirm.html", {"state": "invalid"}, status=400)
+        )
+    site, user = found
+    ctx = {"state": "ask", "site": site, "trial": site.trial, "choices": CoordinatorStatus}
+    if request.method == "POST":
+        chosen = request.POST.get("status", "")
+        if chosen not in sites.CHOICES:
+            return _private(render(request, "patients/site_confirm.html", ctx, status=400))
+        site = sites.site_confirm(
+            site=site, user=user, status=chosen, via=SiteConfirmation.Via.EMAIL
+        )
+        ctx.update(state="done", site=site)
+    return _private(render(request, "patients/site_confirm.html", ctx))
+
+
+# --- one-click alerts from the "not eligible" email ----------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def one_click_alert(request, token):
+    """A single "Send me alerts" button: the address is the inquiry's, already proven by the
+    email that carried the link, so the alert is on at once (no second confirmation)."""
+    found = alternatives.read_one_click_token(token)
+    inquiry = None
+    if found is not None:
+        inquiry = Inquiry.objects.filter(public_id=found[0], erased_at__isnull=True).first()
+    if inquiry is None or not inquiry.email:
+        return _private(
+            render(request, "patients/one_click_alert.html", {"state": "invalid"}, status=400)
+        )
+    params = found[1]
+    preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
+    resolved, _suggestion = resolve_place(params)
+    if resolved.point:
+        preview.place_label = resolved.point.label
+        preview.radius_km = resolved.radius_km
+    ctx = {
+        "state": "ask",
+        "description": alerts.describe_subscription(preview, get_language() or "en"),
+    }
+    if request.method == "POST":
+        subscription, _created = alerts.subscription_subscribe_confirmed(
+            email=inquiry.email, language=inquiry.email_language, params=params
+        )
+        ctx.update(
+            state="done",
+            manage_url=reverse(
+                "notifications:manage", args=[alerts.manage_token(subscription.subscriber)]
+            ),
+        )
+    return _private(render(request, "patients/one_click_alert.html", ctx))
 
 
 # --- private notes ----------------------------------------------------------------------

@@ -77,6 +77,9 @@ def test_manage_check_deploy_is_clean_with_production_settings():
         "ALLOWED_HOSTS": "trials.example.org",
         "BEHIND_HTTPS_PROXY": "True",
     }
+    # The browser tests' conftest allows sync ORM calls under Playwright's event loop for the
+    # whole session; a deployment never sets it.
+    environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120,

@@ -62,7 +62,7 @@ def trial_list(request):
     if errors:
         return _error(errors[0].param, errors[0].message)
     raw_page = request.GET.get("page", "1")
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 10_000:
+    if not raw_page.isdecimal() or not 1 <= int(raw_page) <= 10_000:
         return _error("page", "must be a whole number from 1")
     page = int(raw_page)
     params, suggestion = resolve_place(params)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from trials.ctgov import ParsedStudy, RecordError, changed_paths, parse_study, patient_changes
 from trials.geo import locate_cities, refresh_postal_codes
-from trials.models import Contact, Site, Trial, TrialVersion
+from trials.models import TRIAL_PORTAL_FIELDS, Contact, Site, Trial, TrialVersion
 from trials.sources import BadRecord
 
 log = logging.getLogger(__name__)
@@ -33,19 +33,12 @@ TRIAL_UPDATE_FIELDS = [
     f.name
     for f in Trial._meta.concrete_fields
     if f.name
-    not in {
-        "id",
-        "nct_id",
-        "search_vector",
-        "plain_title",
-        "plain_summary",
-        "what_it_could_mean",
-        "what_it_could_lead_to",
-        "what_could_go_wrong",
-        "first_seen_at",
-    }
+    # Staff's fields (plain language, what taking part involves, ...) are never overwritten.
+    not in {"id", "nct_id", "search_vector", "first_seen_at", *TRIAL_PORTAL_FIELDS}
     and f.editable
 ] + ["record_hash", "last_changed_at", "change_count"]
+# Only the registry's fields: what coordinators say (coordinator_status, status_confirmed_*,
+# response_business_days, ...) is portal-owned and survives every import.
 SITE_UPDATE_FIELDS = [
     "position",
     "facility",

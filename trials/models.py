@@ -4,9 +4,13 @@ Imported fields are overwritten by every import that changes the record; portal-
 (plain-language texts, first_seen_at, ...) are never touched by the importer.
 """
 
+import datetime
+
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +40,27 @@ class TrialStatus(models.TextChoices):
 
 # Statuses under which a patient can still join; the search defaults to these.
 OPEN_STATUSES = (TrialStatus.RECRUITING, TrialStatus.NOT_YET_RECRUITING)
+
+# A site's recruitment is "fresh" when its coordinator confirmed it within this many days;
+# older (or never) confirmed recruiting sites show "status not recently confirmed", and trials
+# with no fresh site rank lower in the search (trials.search._order_sql).
+FRESH_DAYS = 90
+
+
+class CoordinatorStatus(models.TextChoices):
+    """What a site's coordinator says about recruitment, separate from the registry's status.
+
+    "" is no opinion (the registry's status stands). Paused and closed override a registry
+    "recruiting": the contact form stops offering the site, and "near" stops finding it.
+    """
+
+    NONE = "", _("No opinion given")
+    RECRUITING = "recruiting", _("Recruiting")
+    PAUSED = "paused", _("Paused")
+    CLOSED = "closed", _("Closed")
+
+
+NOT_TAKING_PATIENTS = (CoordinatorStatus.PAUSED, CoordinatorStatus.CLOSED)
 
 
 class SiteStatus(models.TextChoices):
@@ -188,6 +213,75 @@ class Trial(models.Model):
     what_it_could_mean = models.TextField(_("what this could mean"), blank=True)
     what_it_could_lead_to = models.TextField(_("what this could lead to"), blank=True)
     what_could_go_wrong = models.TextField(_("what could go wrong"), blank=True)
+    # Who wrote and who reviewed the plain-language texts, shown under them on the page.
+    plain_written_by = models.CharField(
+        _("plain-language texts written by"),
+        max_length=200,
+        blank=True,
+        help_text=_("For example “TrialFinder editors”."),
+    )
+    plain_reviewed_by = models.CharField(
+        _("reviewed by"),
+        max_length=200,
+        blank=True,
+        help_text=_("For example “the study team”. Shown with the date of the review."),
+    )
+    plain_reviewed_on = models.DateField(_("reviewed on"), null=True, blank=True)
+    # The language staff wrote the plain texts in: the readability formula depends on it.
+    plain_language = models.CharField(
+        _("language of the plain-language texts"),
+        max_length=5,
+        choices=settings.LANGUAGES,
+        default="en",
+    )
+
+    # --- What taking part involves (portal-owned; a blank field is not shown) ------------------
+    visits = models.CharField(
+        _("visits"),
+        max_length=300,
+        blank=True,
+        help_text=_("How many visits, over how long. For example “About 12 visits over 6 months”."),
+    )
+    visit_length = models.CharField(
+        _("length of a visit"),
+        max_length=300,
+        blank=True,
+        help_text=_("For example “2 to 3 hours; the first visit takes half a day”."),
+    )
+    overnight_stays = models.CharField(
+        _("overnight stays"),
+        max_length=300,
+        blank=True,
+        help_text=_("For example “None” or “2 nights in hospital after the treatment”."),
+    )
+    placebo_chance = models.CharField(
+        _("chance of getting a placebo"),
+        max_length=300,
+        blank=True,
+        help_text=_("For example “1 in 3” or “No placebo: everyone gets the treatment”."),
+    )
+    payment = models.CharField(
+        _("payment or expense cover"),
+        max_length=300,
+        blank=True,
+        help_text=_("Whether participants are paid, or which expenses are refunded."),
+    )
+    travel_help = models.CharField(
+        _("travel help"),
+        max_length=300,
+        blank=True,
+        help_text=_("For example “Taxi to and from the hospital paid by the study”."),
+    )
+    follow_up = models.CharField(
+        _("follow-up"),
+        max_length=300,
+        blank=True,
+        help_text=_("How long participants are followed after the treatment."),
+    )
+    # The latest "still recruiting" confirmation among its sites that are confirmed recruiting
+    # (denormalised by patients.sites.site_confirm so that the search ranks with a column read).
+    sites_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
     last_changed_at = models.DateTimeField(default=timezone.now, editable=False)
     change_count = models.PositiveIntegerField(default=0, editable=False)
@@ -240,6 +334,43 @@ class Trial(models.Model):
     def registry_url(self) -> str:
         return f"https://clinicaltrials.gov/study/{self.nct_id}"
 
+    @property
+    def taking_part(self) -> list[tuple[str, str]]:
+        """(label, text) of each filled "what taking part involves" field, in page order."""
+        return [
+            (str(self._meta.get_field(name).verbose_name), getattr(self, name))
+            for name in TAKING_PART_FIELDS
+            if getattr(self, name).strip()
+        ]
+
+
+# Portal-owned fields: staff write them in the admin, the importer never touches them.
+PLAIN_TEXT_FIELDS = (
+    "plain_title",
+    "plain_summary",
+    "what_it_could_mean",
+    "what_it_could_lead_to",
+    "what_could_go_wrong",
+)
+TAKING_PART_FIELDS = (
+    "visits",
+    "visit_length",
+    "overnight_stays",
+    "placebo_chance",
+    "payment",
+    "travel_help",
+    "follow_up",
+)
+TRIAL_PORTAL_FIELDS = (
+    *PLAIN_TEXT_FIELDS,
+    "plain_written_by",
+    "plain_reviewed_by",
+    "plain_reviewed_on",
+    "plain_language",
+    *TAKING_PART_FIELDS,
+    "sites_confirmed_at",
+)
+
 
 class Site(models.Model):
     """A study location. Kept when it leaves the registry record (removed_at) because inquiries
@@ -263,6 +394,35 @@ class Site(models.Model):
     location_estimated = models.BooleanField(default=False)
     status = models.CharField(max_length=32, choices=SiteStatus.choices, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
+
+    # --- Portal-owned: what the site's coordinators say (never written by the importer) ------
+    coordinator_status = models.CharField(
+        _("status given by the site"),
+        max_length=10,
+        choices=CoordinatorStatus.choices,
+        blank=True,
+        default=CoordinatorStatus.NONE,
+    )
+    status_confirmed_at = models.DateTimeField(_("status confirmed"), null=True, blank=True)
+    status_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+    # When the monthly "still recruiting?" email last went out (patients.sites).
+    confirmation_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    response_business_days = models.PositiveSmallIntegerField(
+        _("response deadline (working days)"),
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_(
+            "A new inquiry still unanswered after this many working days is escalated: first to "
+            "the site's other coordinators, a working day later to the TrialFinder team."
+        ),
+    )
 
     objects = SiteQuerySet.as_manager()
 
@@ -295,7 +455,35 @@ class Site(models.Model):
 
     @property
     def is_recruiting(self) -> bool:
-        return self.removed_at is None and self.status in OPEN_STATUSES
+        """Recruiting for the registry, and not paused or closed by its coordinator."""
+        return (
+            self.removed_at is None
+            and self.status in OPEN_STATUSES
+            and self.coordinator_status not in NOT_TAKING_PATIENTS
+        )
+
+    @property
+    def stopped_by_site(self) -> bool:
+        """The registry says recruiting, but the site's coordinator paused or closed it."""
+        return (
+            self.removed_at is None
+            and self.status in OPEN_STATUSES
+            and self.coordinator_status in NOT_TAKING_PATIENTS
+        )
+
+    @property
+    def is_fresh(self) -> bool:
+        """Its coordinator confirmed it recruiting within FRESH_DAYS."""
+        return (
+            self.coordinator_status == CoordinatorStatus.RECRUITING
+            and self.status_confirmed_at is not None
+            and self.status_confirmed_at >= timezone.now() - datetime.timedelta(days=FRESH_DAYS)
+        )
+
+    @property
+    def is_stale(self) -> bool:
+        """Recruiting, but not confirmed by the site within FRESH_DAYS (or ever)."""
+        return self.is_recruiting and not self.is_fresh
 
 
 class ContactRole(models.TextChoices):

@@ -3,6 +3,8 @@
 from django.db import models
 
 OPEN = ("RECRUITING", "NOT_YET_RECRUITING")
+# Coordinator statuses that override the registry's "recruiting" (trials.models.CoordinatorStatus).
+STOPPED_BY_SITE = ("paused", "closed")
 
 
 class TrialQuerySet(models.QuerySet):
@@ -17,5 +19,8 @@ class SiteQuerySet(models.QuerySet):
         return self.filter(removed_at__isnull=True)
 
     def recruiting(self):
-        """Current sites whose own status says they take patients."""
-        return self.current().filter(status__in=OPEN)
+        """Current sites whose own status says they take patients, and whose coordinator has
+        not paused or closed them."""
+        return (
+            self.current().filter(status__in=OPEN).exclude(coordinator_status__in=STOPPED_BY_SITE)
+        )

@@ -11,6 +11,7 @@ query parameters, the alerts run it with the values read from saved-search colum
 100,000 saved searches are matched in one set-based query, with exactly the page's semantics).
 """
 
+import datetime
 import hashlib
 import math
 import re
@@ -20,13 +21,14 @@ from dataclasses import dataclass, field, replace
 
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from trials import geo
 from trials.countries import country_name
 from trials.ctgov import years_to_days
-from trials.models import OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
+from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
 from trials.synonyms import find_phrases, synonym_table
 
 PAGE_SIZE = 20
@@ -42,11 +44,16 @@ _MARK_START, _MARK_END = "\x02", "\x03"
 
 # A site counts for "near" when it is in the current record, has coordinates, and is recruiting,
 # about to, or listed without a status (the registry drops site statuses once a study stops
-# recruiting: the sites of a completed trial a patient asked to see have none).
+# recruiting: the sites of a completed trial a patient asked to see have none), unless its
+# coordinator told us it is paused or closed (whatever the registry still says).
 SITE_ELIGIBLE_SQL = """
     s.removed_at IS NULL AND s.latitude IS NOT NULL
     AND s.status IN ('RECRUITING', 'NOT_YET_RECRUITING', '')
+    AND s.coordinator_status IN ('', 'recruiting')
 """
+# Relevance of a trial none of whose sites confirmed recruitment within FRESH_DAYS is
+# multiplied by this: between two equal matches, the one a site vouches for comes first.
+UNCONFIRMED_RANK_FACTOR = 0.8
 DISTANCE_SQL = """
     (2 * 6371.0088 * asin(least(1.0, sqrt(
         power(sin(radians(s.latitude - {lat}) / 2), 2)
@@ -252,7 +259,7 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
     age = None
     raw_age = clean_text(data.get("age", ""), 10)
     if raw_age:
-        if raw_age.isdigit() and 0 <= int(raw_age) <= 120:
+        if raw_age.isdecimal() and 0 <= int(raw_age) <= 120:
             age = int(raw_age)
         else:
             errors.append(ParamError("age", "must be a whole number of years from 0 to 120"))
@@ -263,9 +270,9 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
     if raw_radius in ("any", "0"):
         radius = None
     elif raw_radius:
-        if raw_radius.isdigit() and int(raw_radius) in RADII_KM:
+        if raw_radius.isdecimal() and int(raw_radius) in RADII_KM:
             radius = int(raw_radius)
-        elif raw_radius.isdigit() and 1 <= int(raw_radius) <= 20000:
+        elif raw_radius.isdecimal() and 1 <= int(raw_radius) <= 20000:
             radius = int(raw_radius)  # the API may ask any distance; the page offers a few
         else:
             errors.append(ParamError("radius", "must be a number of kilometres or 'any'"))
@@ -468,7 +475,13 @@ CACHE_SECONDS = 15 * 60
 
 
 def _order_sql(sort: str, params: SearchParams, compiled: CompiledQuery | None) -> str:
-    rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery)"
+    # %(fresh_since)s: now - FRESH_DAYS (see _ranked_ids). Trial.sites_confirmed_at is the
+    # latest confirmation of a site confirmed recruiting, kept by patients.sites.site_confirm.
+    freshness = (
+        f"(CASE WHEN t.sites_confirmed_at >= %(fresh_since)s THEN 1.0"
+        f" ELSE {UNCONFIRMED_RANK_FACTOR} END)"
+    )
+    rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery) * {freshness}"
     nearest = f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
                      FROM trials_site s WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL})"""
     if sort == "relevance" and params.point:
@@ -559,13 +572,15 @@ def search_trials(
 
 def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> list[tuple]:
     rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery)" if compiled else "0"
+    # Not part of the cache keys (it changes every second); cached ranks live 15 minutes.
+    fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT t.id, {rank} FROM trials_trial t WHERE {filter_sql(refs)}
                 ORDER BY {_order_sql(sort, params, compiled)},
                          t.last_update_posted DESC NULLS LAST, t.id
                 LIMIT %(limit)s OFFSET %(offset)s""",
-            {**args, "limit": limit, "offset": offset},
+            {**args, "limit": limit, "offset": offset, "fresh_since": fresh_since},
         )
         return [(trial_id, float(rank or 0)) for trial_id, rank in cursor.fetchall()]
 
@@ -630,6 +645,7 @@ def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, di
                   FROM trials_site s JOIN trials_trial t ON t.id = s.trial_id
                  WHERE s.trial_id = ANY(%(ids)s) AND s.removed_at IS NULL
                    AND (s.status IN ('RECRUITING', 'NOT_YET_RECRUITING') OR s.status = '')
+                   AND s.coordinator_status IN ('', 'recruiting')
                    AND (%(has_point)s = FALSE OR s.latitude IS NOT NULL)
                  ORDER BY s.trial_id,
                           (s.status IN ('RECRUITING', 'NOT_YET_RECRUITING')) DESC, {order}""",

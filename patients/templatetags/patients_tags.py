@@ -25,6 +25,10 @@ EMAIL_LABELS = {
     "inquiry-copy": gettext_lazy("Copy to the patient"),
     "inquiry-reply": gettext_lazy("Reply to the patient"),
     "inquiry-withdrawn": gettext_lazy("Withdrawal notice to the research team"),
+    "inquiry-status": gettext_lazy("Status update to the patient"),
+    "inquiry-chasing": gettext_lazy("“We are chasing it” to the patient"),
+    "inquiry-reminder": gettext_lazy("Reminder to a coordinator"),
+    "inquiry-escalated": gettext_lazy("Escalation to the TrialFinder team"),
 }
 
 

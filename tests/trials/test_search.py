@@ -278,3 +278,10 @@ def test_bad_values_are_reported_by_name():
 def test_stopwords_only_query_is_flagged():
     result = run("q=the and of")
     assert result.query_empty
+
+
+@pytest.mark.parametrize("value", ["²", "¹⁰", "٣٠٠٠٠٠"])
+def test_digits_int_cannot_read_are_refused_not_a_crash(value):
+    """ "²".isdigit() is True but int("²") fails: the fuzzer found it (age, radius)."""
+    _params, errors = parse_params(QueryDict(f"age={value}&radius={value}"))
+    assert {e.param for e in errors} <= {"age", "radius"}

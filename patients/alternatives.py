@@ -1,0 +1,149 @@
+"""Other recruiting trials for a patient this trial may rule out: same condition, near the same
+place, found by the portal's one search (trials.search), never the trial itself.
+
+Shown on the contact page when the pre-screening suggests "may not be eligible", on the status
+page, and in the "not eligible" email with a one-click alert sign-up (a signed link: the
+patient's address is already proven by their receiving the email).
+"""
+
+import datetime
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core import signing
+from django.http import QueryDict
+from django.urls import reverse
+
+from trials import geo
+from trials.models import Site, Trial
+from trials.search import (
+    SearchParams,
+    TrialHit,
+    fold,
+    parse_params,
+    resolve_place,
+    search_trials,
+)
+from trials.synonyms import find_phrases
+
+ONE_CLICK_SALT = "alerts.one-click"
+ONE_CLICK_MAX_AGE = datetime.timedelta(days=90)
+
+
+@dataclass
+class Alternatives:
+    hits: list[TrialHit]
+    params: SearchParams  # the search they come from ("see all", alerts)
+    widened: bool = False  # nothing within the radius: found at any distance
+
+    @property
+    def condition(self) -> str:
+        """The condition searched, as words to show (without the phrase's quotes)."""
+        return self.params.q.strip('"')
+
+    @property
+    def query(self) -> str:
+        return urlencode(self.params.to_query())
+
+    @property
+    def search_url(self) -> str:
+        return reverse("trials:search") + "?" + self.query
+
+    @property
+    def subscribe_url(self) -> str:
+        return reverse("notifications:subscribe") + "?" + self.query
+
+
+def condition_term(trial: Trial) -> str:
+    """What the trial is for, in the words the search knows best: its first MeSH condition,
+    else the first condition its registrant typed."""
+    for term in (*trial.condition_meshes, *trial.conditions):
+        if term.strip():
+            return term.strip()[:200]
+    return ""
+
+
+def condition_queries(term: str) -> list[str]:
+    """The searches for "the same condition", most precise first.
+
+    Unquoted, "Recurrent Head and Neck Cancer" finds any trial with those four words anywhere
+    (a breast cancer trial whose exclusions mention the neck). A quoted phrase keeps them
+    together, and the longest phrase the synonyms know ("head and neck cancer") is the
+    condition's core, found with its synonyms (HNSCC, oropharyngeal cancer, ...). A term the
+    synonyms do not know is tried as a phrase, then as words.
+    """
+    known = [phrase for _start, _end, phrase in find_phrases(fold(term))]
+    if known:
+        return [f'"{max(known, key=len)}"']
+    return [f'"{term}"', term] if " " in term else [term]
+
+
+def site_place(site: Site) -> str:
+    """A site's town as a place the search resolves, else its coordinates."""
+    if site.city:
+        label = f"{site.city}, {site.country}" if site.country else site.city
+        if geo.resolve(label):
+            return label
+    if site.latitude is not None and site.longitude is not None:
+        return f"{site.latitude:.3f},{site.longitude:.3f}"
+    return ""
+
+
+def alternatives_for(trial: Trial, place: str, *, limit: int = 4) -> Alternatives | None:
+    """Up to `limit` recruiting trials for the same condition within 100 km of `place`, else at
+    any distance (nearest first among the relevant); None when the trial names no condition.
+    The search is the same whatever the language: only its labels are translated."""
+    term = condition_term(trial)
+    if not term:
+        return None
+    point = resolve_place(SearchParams(near=place.strip()[:200]))[0].point
+    first = None
+    for query in condition_queries(term):
+        params = SearchParams(q=query, near=place.strip()[:200] if point else "", point=point)
+        attempts = [params, params.without(radius_km=None)] if point else [params]
+        for index, attempt in enumerate(attempts):
+            result = search_trials(attempt, page_size=limit + 1, with_facets=False)
+            hits = [hit for hit in result.hits if hit.trial.pk != trial.pk][:limit]
+            if hits:
+                return Alternatives(hits=hits, params=attempt, widened=index > 0)
+        first = first or params
+    return Alternatives(hits=[], params=first)
+
+
+def alternatives_for_inquiry(inquiry, *, limit: int = 4) -> Alternatives | None:
+    """Near the place the patient searched from, else near the site they contacted."""
+    place = inquiry.near or site_place(inquiry.site)
+    return alternatives_for(inquiry.trial, place, limit=limit)
+
+
+# --- the one-click alert link --------------------------------------------------------------------
+
+
+def one_click_token(inquiry, params: SearchParams) -> str:
+    """Names the inquiry (by its public id, never the address) and the search to follow."""
+    return signing.dumps(
+        {"i": str(inquiry.public_id), "s": params.to_query()}, salt=ONE_CLICK_SALT, compress=True
+    )
+
+
+def one_click_url(inquiry, params: SearchParams) -> str:
+    return settings.SITE_URL + reverse(
+        "patients:one-click-alert", args=[one_click_token(inquiry, params)]
+    )
+
+
+def read_one_click_token(token: str) -> tuple[str, SearchParams] | None:
+    """(inquiry public id, search) of a valid, unexpired link."""
+    try:
+        data = signing.loads(token, salt=ONE_CLICK_SALT, max_age=ONE_CLICK_MAX_AGE.total_seconds())
+        public_id, pairs = str(data["i"]), data["s"]
+        query = QueryDict(mutable=True)
+        for key, value in pairs:
+            query.appendlist(str(key), str(value))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    params, _errors = parse_params(query)
+    if not params.q and not params.near:
+        return None
+    return public_id, params

@@ -9,7 +9,7 @@ UV := .local/uv/bin/uv
 endif
 VENV_PY := .venv/bin/python
 
-.PHONY: run test install audit services stop bench bench-small soak fuzz messages lint fmt clean
+.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean
 
 run: install
 	$(VENV_PY) scripts/dev.py run
@@ -54,3 +54,19 @@ clean: stop
 # Property-based fuzzing at full strength: 10,000 cases per public endpoint (a few in `make test`).
 fuzz: install
 	FUZZ_EXAMPLES=10000 $(VENV_PY) scripts/dev.py test tests/fuzz -p no:cacheprovider $(ARGS)
+
+# Benchmarks (bench/README.md): figures printed as a table and written to bench/results/*.json.
+bench: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/run.py --n 600000 $(ARGS)
+
+bench-small: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/run.py --n 60000 $(ARGS)
+
+# Fault injection with real servers of its own: Redis stopped, SMTP refusing, workers killed,
+# PostgreSQL restarted; prints what was submitted, delivered and lost.
+soak: install
+	$(VENV_PY) bench/soak.py $(ARGS)
+
+# Rising concurrency against gunicorn with a worker running, until p95 degrades.
+load: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/load.py $(ARGS)

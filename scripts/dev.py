@@ -9,6 +9,7 @@ exits (Ctrl-C included); servers it found running are left alone.
     python scripts/dev.py test [...] lint, migration check, the whole pytest suite
     python scripts/dev.py services   start the embedded servers and print their URLs
     python scripts/dev.py stop       stop the embedded servers
+    python scripts/dev.py with CMD.. run CMD with DATABASE_URL / REDIS_URL set (benchmarks)
 """
 
 import contextlib
@@ -290,8 +291,23 @@ def cmd_stop(args: list[str]) -> int:
     return 0
 
 
+def cmd_with(args: list[str]) -> int:
+    """Run a command (the benchmarks) against the same servers `make test` would use."""
+    if not args:
+        print("usage: dev.py with COMMAND [ARGS...]")
+        return 2
+    with Services():
+        return subprocess.run(args, cwd=ROOT).returncode
+
+
 def main() -> int:
-    commands = {"run": cmd_run, "test": cmd_test, "services": cmd_services, "stop": cmd_stop}
+    commands = {
+        "run": cmd_run,
+        "test": cmd_test,
+        "services": cmd_services,
+        "stop": cmd_stop,
+        "with": cmd_with,
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

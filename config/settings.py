@@ -146,6 +146,10 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_REDIS_VISIBILITY_TIMEOUT = 3600
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_REDIS_VISIBILITY_TIMEOUT,
+    # One connection attempt per publish: kombu otherwise retries for ~2 s, twice per inquiry
+    # (two emails), and the soak measured the contact form at 4-6 s with Redis down. Workers
+    # reconnect with their own retry settings (broker_connection_max_retries).
+    "max_retries": 0,
     "socket_connect_timeout": 1,
     "socket_timeout": 5,
     "global_keyprefix": envstr("CELERY_KEY_PREFIX", ""),

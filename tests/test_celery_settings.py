@@ -104,6 +104,7 @@ def test_publishing_gives_up_fast_and_does_not_retry():
     assert app.conf.task_publish_retry is False
     assert app.conf.broker_connection_timeout <= 2
     options = app.conf.broker_transport_options
+    assert options["max_retries"] == 0  # kombu would retry the connection for ~2 s otherwise
     assert options["socket_connect_timeout"] <= 2
     assert options["socket_timeout"] <= 5
 
@@ -121,7 +122,9 @@ def test_with_the_broker_unreachable_a_publish_fails_within_seconds(host):
     probe = Celery("probe")
     probe.config_from_object("django.conf:settings", namespace="CELERY")
     probe.conf.broker_url = f"redis://{host}:{_closed_port()}/0"
-    started = time.monotonic()
-    with pytest.raises(Exception):  # noqa: B017 - kombu and redis raise many types
-        probe.send_task("notifications.tasks.deliver_email", args=[1])
-    assert time.monotonic() - started < 3.5
+    for _attempt in range(2):  # the first one also imports the transport
+        started = time.monotonic()
+        with pytest.raises(Exception):  # noqa: B017 - kombu and redis raise many types
+            probe.send_task("notifications.tasks.deliver_email", args=[1])
+    # Two emails per inquiry: the request waits at most twice this.
+    assert time.monotonic() - started < 1.5

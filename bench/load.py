@@ -1,0 +1,351 @@
+"""Load: rising concurrency against gunicorn on loopback with a Celery worker, until p95 degrades
+(`make load`, `make load ARGS=--quick`).
+
+Runs on the PostgreSQL and Redis of DATABASE_URL / REDIS_URL (`scripts/dev.py with` supplies
+embedded ones), in a database of its own, `tf_load` (created, migrated and loaded with the demo
+trials), with its own Celery queue and key prefixes in Redis, and an SMTP sink of its own.
+
+A realistic mix: searches with filters, trial pages, the API, and one request in 50 a contact
+submission through the real form. Each step runs N clients (threads with keep-alive
+connections) for a fixed time; a step "breaks" when its p95 exceeds twice the first step's or
+more than 1% of its requests fail. Afterwards every successful contact must have its inquiry
+and two emails, all delivered. Prints a table and writes bench/results/load-<UTC time>.json.
+"""
+
+import argparse
+import collections
+import json
+import os
+import random
+import sys
+import threading
+import time
+import urllib.parse
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS, percentile, say
+from soak_stack import (
+    Browser,
+    SmtpSink,
+    celery_worker,
+    free_port,
+    gunicorn,
+    make_tmp,
+    portal_env,
+    prepare_database,
+    remove_tmp,
+    submit_inquiry,
+)
+
+DATABASE = "tf_load"
+QUERIES = [
+    "breast cancer",
+    "head and neck cancer",
+    "lymphoma",
+    "diabetes",
+    "lung cancer",
+    "melanoma",
+    "heart failure",
+    "leukemia",
+    "asthma",
+    "",
+]
+PLACES = ["", "", "Paris", "Milan", "Lyon", "Boston", "London"]
+STATUSES = ["", "RECRUITING", "NOT_YET_RECRUITING"]
+PHASES = ["", "", "PHASE2", "PHASE3"]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short steps up to 16 clients")
+    parser.add_argument("--steps", help="comma-separated client counts, e.g. 1,2,4,8")
+    parser.add_argument("--seconds", type=float, help="duration of each step")
+    parser.add_argument("--all", action="store_true", help="run every step, even after a break")
+    parser.add_argument("--seed", type=int, default=50)
+    args = parser.parse_args()
+    if args.steps:
+        args.steps = [int(x) for x in args.steps.split(",")]
+    else:
+        args.steps = [1, 2, 4, 8, 16] if args.quick else [1, 2, 4, 8, 16, 32, 64]
+    if args.seconds is None:
+        args.seconds = 8.0 if args.quick else 25.0
+    return args
+
+
+def database_url(base: str, name: str) -> str:
+    """DATABASE_URL with another database name (same server, user and options)."""
+    parts = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    admin_url = database_url(url, "postgres")
+    name = urllib.parse.urlsplit(url).path.lstrip("/")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+            say(f"load: created database {name}")
+
+
+class Mix:
+    """What a visitor does next: (kind, method, path)."""
+
+    def __init__(self, rng: random.Random, trials: list[str], all_trials: list[str]):
+        self.rng = rng
+        self.trials = trials
+        self.all_trials = all_trials
+
+    def search_params(self) -> dict:
+        r = self.rng
+        params = {"q": r.choice(QUERIES), "near": r.choice(PLACES)}
+        params["status"] = r.choice(STATUSES)
+        params["phase"] = r.choice(PHASES)
+        if r.random() < 0.2:
+            params["page"] = "2"
+        return {k: v for k, v in params.items() if v}
+
+    def next(self) -> tuple[str, str]:
+        x = self.rng.random()
+        if x < 0.02:
+            return "contact", self.rng.choice(self.trials)
+        if x < 0.40:
+            return "search", "/trials/?" + urllib.parse.urlencode(self.search_params())
+        if x < 0.70:
+            return "trial", f"/trials/{self.rng.choice(self.all_trials)}/"
+        if x < 0.90:
+            return "api-list", "/api/v1/trials?" + urllib.parse.urlencode(self.search_params())
+        if x < 0.97:
+            return "api-detail", f"/api/v1/trials/{self.rng.choice(self.all_trials)}"
+        return "home", "/"
+
+
+def run_step(port: int, clients: int, seconds: float, mix_args, run_id: str, seed: int) -> dict:
+    stop = threading.Event()
+    lock = threading.Lock()
+    results = []  # (kind, seconds, ok, status)
+    contacts = []
+
+    def client(index: int):
+        rng = random.Random(seed * 1000 + index)
+        mix = Mix(rng, *mix_args)
+        browser = Browser(port, timeout=60)
+        n = 0
+        while not stop.is_set():
+            kind, target = mix.next()
+            started = time.monotonic()
+            if kind == "contact":
+                sub = submit_inquiry(browser, target, run_id)
+                ok, status = sub.outcome == "success", sub.status
+                with lock:
+                    contacts.append(sub)
+            else:
+                try:
+                    # A fresh X-Forwarded-For per visitor: the per-IP search limit stays out
+                    # of the way; it is tested elsewhere.
+                    headers = {"X-Forwarded-For": f"10.9.{index}.{n % 250 + 1}"}
+                    status, _h, _body = browser.request("GET", target, headers=headers)
+                    ok = status == 200
+                except OSError:
+                    browser.close()
+                    ok, status = False, 0
+            with lock:
+                results.append((kind, time.monotonic() - started, ok, status))
+            n += 1
+        browser.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    latencies = [r[1] * 1000 for r in results]
+    errors = [r for r in results if not r[2]]
+    by_kind = collections.defaultdict(list)
+    for kind, secs, _ok, _status in results:
+        by_kind[kind].append(secs * 1000)
+    return {
+        "clients": clients,
+        "requests": len(results),
+        "seconds": round(elapsed, 1),
+        "rps": round(len(results) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "errors": len(errors),
+        "error_rate": round(len(errors) / max(len(results), 1), 4),
+        "error_statuses": dict(collections.Counter(str(r[3]) for r in errors)),
+        "p95_ms_by_kind": {k: round(percentile(v, 95), 1) for k, v in sorted(by_kind.items())},
+        "count_by_kind": {k: len(v) for k, v in sorted(by_kind.items())},
+        "contacts": contacts,
+    }
+
+
+def check_inquiries(url: str, contacts: list, sink: SmtpSink, timeout: float = 120.0) -> dict:
+    """Every successful contact has its inquiry and two emails, all sent and received."""
+    import psycopg
+
+    succeeded = {s.email for s in contacts if s.outcome == "success"}
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(url) as conn:
+            found = dict(
+                conn.execute(
+                    "SELECT email, public_id FROM patients_inquiry WHERE email = ANY(%s)",
+                    [list(succeeded)],
+                ).fetchall()
+            )
+            rows = conn.execute(
+                "SELECT message_id, erase_key, status FROM notifications_outgoingemail "
+                "WHERE erase_key = ANY(%s)",
+                [[f"inquiry:{p}" for p in found.values()]],
+            ).fetchall()
+        received = collections.Counter(r.message_id for r in sink.received())
+        unsent = [r for r in rows if r[2] != "sent" or received[r[0]] == 0]
+        if not unsent or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    return {
+        "contacts_succeeded": len(succeeded),
+        "contacts_failed": sum(1 for s in contacts if s.outcome != "success"),
+        "inquiries_found": len(found),
+        "inquiries_lost": len(succeeded - set(found)),
+        "emails_expected": 2 * len(succeeded),
+        "email_rows": len(rows),
+        "emails_delivered_once": sum(1 for r in rows if received[r[0]] == 1),
+        "emails_duplicated": sum(1 for r in rows if received[r[0]] > 1),
+        "emails_missing": len(unsent),
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    base_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not base_url or not redis_url:
+        print("load.py needs DATABASE_URL and REDIS_URL: run it with `make load`")
+        return 2
+    url = database_url(base_url, DATABASE)
+    ensure_database(url)
+    tmp = make_tmp("tf-load-")
+    sink = SmtpSink()
+    procs = []
+    cores = os.cpu_count() or 1
+    web_workers = 2 * cores + 1
+    port = free_port()
+    prefix = f"tfload{os.getpid()}"
+    env = portal_env(
+        database_url=url,
+        redis_url=redis_url,
+        static_root=tmp / "static",
+        web_port=port,
+        smtp_port=sink.port,
+        # Our own queue and keys in a Redis that may be shared.
+        CELERY_QUEUE=f"{prefix}-celery",
+        CELERY_KEY_PREFIX=f"{prefix}:",
+        CACHE_KEY_PREFIX=prefix,
+    )
+    try:
+        say(f"load: preparing {DATABASE} (migrate, demo trials, static files)")
+        trials = prepare_database(env, tmp)
+        all_trials = all_nct_ids(url)
+        say(f"load: gunicorn with {web_workers} workers ({cores} cores), one Celery worker")
+        procs.append(gunicorn(env, port, web_workers, tmp))
+        procs.append(celery_worker(env, "load-worker", tmp, concurrency=2))
+        warm_up(port, all_trials)
+        run_id = f"L{int(time.time()) % 100000:05d}"
+        steps, contacts, breaking = [], [], None
+        for n, clients in enumerate(args.steps):
+            step = run_step(
+                port, clients, args.seconds, (trials, all_trials), run_id, args.seed + n
+            )
+            contacts += step.pop("contacts")
+            reasons = []
+            if steps and step["p95_ms"] > 2 * steps[0]["p95_ms"]:
+                reasons.append(f"p95 {step['p95_ms']:.0f} ms > 2x {steps[0]['p95_ms']:.0f} ms")
+            if step["error_rate"] > 0.01:
+                reasons.append(f"errors {step['error_rate']:.1%}")
+            step["degraded"] = "; ".join(reasons)
+            steps.append(step)
+            say(
+                f"load: {clients:3d} clients  {step['rps']:7.1f} req/s  p50 {step['p50_ms']:7.1f}"
+                f"  p95 {step['p95_ms']:7.1f}  p99 {step['p99_ms']:7.1f} ms  errors"
+                f" {step['error_rate']:.2%}"
+                + (f"  DEGRADED: {step['degraded']}" if reasons else "")
+            )
+            if reasons and breaking is None:
+                breaking = clients
+                if not args.all:
+                    break
+        say("load: checking that no inquiry was lost (waiting for the worker to send)")
+        check = check_inquiries(url, contacts, sink)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        sink.close()
+        remove_tmp(tmp)
+    held = [s for s in steps if not s["degraded"]]
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": cores,
+        "gunicorn_workers": web_workers,
+        "step_seconds": args.seconds,
+        "mix": "search 38%, trial page 30%, API list 20%, API detail 7%, home 3%, contact 2%",
+        "steps": steps,
+        "breaks_at_clients": breaking,
+        "held_up_to_clients": held[-1]["clients"] if held else None,
+        "max_rps_held": max((s["rps"] for s in held), default=None),
+        "inquiries": check,
+    }
+    print_table(result)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"load-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    say(f"load: results in {path.relative_to(RESULTS.parent.parent)}")
+    lost = check["inquiries_lost"] or check["emails_missing"] or check["emails_duplicated"]
+    errors_below = any(s["errors"] for s in held)
+    return 1 if lost or errors_below else 0
+
+
+def all_nct_ids(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT nct_id FROM trials_trial ORDER BY nct_id")]
+
+
+def warm_up(port: int, trials: list[str]) -> None:
+    """One request of each kind per web worker, so that the first step measures requests,
+    not imports."""
+    browser = Browser(port)
+    for _ in range(10):
+        for path in ("/", "/trials/?q=cancer", f"/trials/{trials[0]}/", "/api/v1/trials?q=a"):
+            browser.request("GET", path)
+    browser.close()
+
+
+def print_table(result: dict) -> None:
+    print()
+    print("=== load report " + "=" * 60)
+    print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}  ")
+    for s in result["steps"]:
+        print(
+            f"{s['clients']:>7} {s['rps']:>8.1f} {s['p50_ms']:>8.1f} {s['p95_ms']:>8.1f}"
+            f" {s['p99_ms']:>8.1f} {s['error_rate']:>7.2%}  {s['degraded']}"
+        )
+    print(
+        f"breaks at {result['breaks_at_clients']} clients; held up to "
+        f"{result['held_up_to_clients']} clients ({result['max_rps_held']} req/s)"
+    )
+    print(f"inquiries: {result['inquiries']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

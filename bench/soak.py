@@ -1,0 +1,439 @@
+"""Fault injection with real servers of its own (`make soak`, `make soak ARGS=--quick`).
+
+Starts an embedded PostgreSQL, a Valkey and an SMTP sink in a temporary directory, gunicorn with
+the portal, two Celery workers and the outbox sweeper; submits inquiries through the real contact
+form (CSRF token and all) from a few concurrent clients while:
+
+- Redis is stopped for a while (no persistence: the messages queued in it are lost) and restarted;
+- the SMTP server refuses for a while (451 to RCPT TO, then 421 after DATA in a second window);
+- a Celery worker is `kill -9`ed while it is in an SMTP session (the sink answers DATA after a
+  short delay so that kills land mid-send), half the time its pool process alone (the worker
+  lives on and requeues the task), half the time the whole worker (restarted at once);
+- PostgreSQL is restarted between requests a few times.
+
+Then it waits for recovery and checks: every submission answered with success has its inquiry
+row; every email of the stored inquiries reached the sink exactly once (counted by Message-ID);
+how long full delivery took after the last fault; how fast the contact form stayed with Redis
+down. Exits 1 when anything was lost or duplicated. Everything it started is stopped and its
+temporary directory removed on exit, Ctrl-C included.
+"""
+
+import argparse
+import collections
+import contextlib
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from common import percentile, say
+from soak_stack import (
+    Browser,
+    Postgres,
+    Proc,
+    SmtpSink,
+    Valkey,
+    celery_worker,
+    free_port,
+    gunicorn,
+    make_tmp,
+    pid_of_client,
+    portal_env,
+    prepare_database,
+    remove_tmp,
+    submit_inquiry,
+)
+
+# Shorter than production so that the run ends in minutes: a worker killed mid-send leaves its
+# row SENDING for OUTBOX_STUCK_AFTER_SECONDS (must exceed twice EMAIL_TIMEOUT) before a resend.
+EMAIL_TIMEOUT = 10
+STUCK_AFTER = 30
+SWEEP_EVERY = 10
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 inquiries, 10 kills (~3 min)")
+    parser.add_argument("--inquiries", type=int)
+    parser.add_argument("--kills", type=int)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rate", type=float, help="submissions per second (all clients)")
+    parser.add_argument("--pg-restarts", type=int)
+    parser.add_argument("--redis-down", type=float, help="seconds Redis stays down")
+    parser.add_argument("--drain-timeout", type=float, help="seconds to wait for recovery")
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    quick = args.quick
+    defaults = {
+        "inquiries": 100 if quick else 1000,
+        "kills": 10 if quick else 100,
+        "rate": 2.0 if quick else 4.0,
+        "pg_restarts": 2 if quick else 4,
+        "redis_down": 15.0 if quick else 45.0,
+        "drain_timeout": 300.0 if quick else 600.0,
+    }
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+class Soak:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.tmp = make_tmp("tf-soak-")
+        self.logs = self.tmp / "logs"
+        self.logs.mkdir()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.pg_lock = threading.Lock()
+        self.drained = threading.Event()
+        self.submissions = []
+        self.faults = collections.Counter()
+        self.fault_log: list[str] = []
+        self.last_fault_end = 0.0
+        self.kills_mid_send = 0
+        self.procs: list[Proc] = []
+        self.workers: list[Proc] = []
+        self.pg = self.valkey = self.sink = None
+        self.t0 = time.monotonic()
+
+    # --- set-up and tear-down ------------------------------------------------------------------
+
+    def start(self):
+        say(f"soak: servers of its own under {self.tmp}")
+        self.pg = Postgres(self.tmp)
+        self.pg.create_database("soak")
+        self.valkey = Valkey(self.tmp)
+        self.sink = SmtpSink()
+        self.web_port = free_port()
+        self.env = portal_env(
+            database_url=self.pg.url("soak"),
+            redis_url=self.valkey.url,
+            static_root=self.tmp / "static",
+            web_port=self.web_port,
+            smtp_port=self.sink.port,
+            EMAIL_TIMEOUT=str(EMAIL_TIMEOUT),
+            OUTBOX_STUCK_AFTER_SECONDS=str(STUCK_AFTER),
+            SOAK_SWEEP_EVERY=str(SWEEP_EVERY),
+        )
+        say("soak: migrate, demo trials, static files")
+        self.trials = prepare_database(self.env, self.logs)
+        if not self.trials:
+            raise RuntimeError("no trial takes inquiries in the demo data")
+        say(f"soak: {len(self.trials)} trials take inquiries")
+        self.procs.append(gunicorn(self.env, self.web_port, 3, self.logs))
+        for i in (1, 2):
+            worker = celery_worker(self.env, f"worker{i}", self.logs)
+            self.workers.append(worker)
+            self.procs.append(worker)
+        self.procs.append(
+            Proc("sweeper", [sys.executable, "bench/soak_sweeper.py"], self.env, self.logs)
+        )
+        self.sink.state.delay = 0.2  # "writing to disk": kills land inside SMTP sessions
+        time.sleep(3)  # workers connect to the broker
+
+    def close(self):
+        self.stop.set()
+        for proc in self.procs:
+            with contextlib.suppress(Exception):
+                proc.stop()
+        if self.sink:
+            self.sink.close()
+        if self.valkey:
+            self.valkey.stop()
+        if self.pg:
+            self.pg.stop()
+        if self.args.keep:
+            say(f"soak: kept {self.tmp}")
+        else:
+            remove_tmp(self.tmp)
+
+    def note(self, kind: str, text: str):
+        self.faults[kind] += 1
+        self.fault_log.append(f"{time.monotonic() - self.t0:7.1f}s {text}")
+        say(f"fault: {text}")
+
+    # --- load ----------------------------------------------------------------------------------
+
+    def clients(self):
+        total, rate, n_clients = self.args.inquiries, self.args.rate, self.args.clients
+        next_index = iter(range(total))
+        index_lock = threading.Lock()
+        # Each client sends one inquiry every `period` seconds (less when it is behind), so that
+        # an outage costs a few submissions rather than a burst of instant failures.
+        period = n_clients / rate
+        run_id = f"{int(time.time()) % 100000:05d}"
+
+        def client():
+            browser = Browser(self.web_port)
+            while not self.stop.is_set():
+                with index_lock:
+                    i = next(next_index, None)
+                if i is None:
+                    break
+                began = time.monotonic()
+                nct_id = self.trials[i % len(self.trials)]
+                sub = submit_inquiry(
+                    browser, nct_id, run_id, redis_down=lambda: self.valkey.is_down
+                )
+                with self.lock:
+                    self.submissions.append(sub)
+                self.stop.wait(max(0.2, period - (time.monotonic() - began)))
+            browser.close()
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(n_clients)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def progress(self) -> float:
+        with self.lock:
+            return len(self.submissions) / self.args.inquiries
+
+    def wait_progress(self, fraction: float) -> bool:
+        while self.progress() < fraction:
+            if self.stop.wait(0.2):
+                return False
+        return True
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def chaos(self) -> list[threading.Thread]:
+        """Redis, SMTP and PostgreSQL faults at set points of the run, each on its own."""
+        a = self.args
+        plan = [(0.15, "redis"), (0.40, "smtp-rcpt"), (0.70, "smtp-data")]
+        plan += [((k + 1) / (a.pg_restarts + 1) + 0.03, "pg") for k in range(a.pg_restarts)]
+        threads = [
+            threading.Thread(target=self.fault, args=(fraction, kind), daemon=True)
+            for fraction, kind in plan
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def fault(self, fraction: float, kind: str):
+        a = self.args
+        if self.wait_progress(fraction):
+            if kind == "redis":
+                self.note("redis_stops", f"Redis stopped for {a.redis_down:.0f}s")
+                self.valkey.stop()
+                self.stop.wait(a.redis_down)
+                self.valkey.start()
+                say("fault over: Redis back (empty)")
+            elif kind.startswith("smtp"):
+                mode = kind.split("-")[1]
+                seconds = 10.0 if a.quick else 20.0
+                self.note("smtp_refusals", f"SMTP refusing ({mode}) for {seconds:.0f}s")
+                self.sink.state.refusing = mode
+                self.stop.wait(seconds)
+                self.sink.state.refusing = ""
+                say("fault over: SMTP accepting")
+            elif kind == "pg":
+                with self.pg_lock:
+                    self.note("pg_restarts", "PostgreSQL restarting (down 2s)")
+                    self.pg.restart(2.0)
+                say("fault over: PostgreSQL back")
+            self.last_fault_end = max(self.last_fault_end, time.monotonic())
+
+    def killer(self):
+        """kill -9 a worker that is inside an SMTP session, every few seconds, until the target
+        number of kills is reached or everything was delivered."""
+        target = self.args.kills
+        # Spread the kills over the expected duration of the sending.
+        spacing = max(1.0, 0.8 * self.args.inquiries / self.args.rate / max(target, 1))
+        kills = 0
+        while kills < target and not self.stop.is_set() and not self.drained.is_set():
+            ports = self.sink.sessions_in_data()
+            pid = worker = None
+            for port in ports:
+                pid = pid_of_client(port)
+                worker = next((w for w in self.workers if pid in w.tree()), None)
+                if worker:
+                    break
+            if not worker:
+                time.sleep(0.05)
+                continue
+            kills += 1
+            self.kills_mid_send += 1
+            if pid != worker.pid and kills % 2:
+                os.kill(pid, signal.SIGKILL)
+                self.note("worker_kills", f"kill -9 pool process {pid} of {worker.name} mid-send")
+            else:
+                worker.kill9()
+                self.note("worker_kills", f"kill -9 {worker.name} (pid {worker.pid}) mid-send")
+                worker.start()
+            self.last_fault_end = max(self.last_fault_end, time.monotonic())
+            self.stop.wait(spacing * self.rng.uniform(0.5, 1.5))
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def db_state(self):
+        """(inquiries by email, emails by message id) of this run, straight from PostgreSQL."""
+        import psycopg
+
+        with psycopg.connect(self.pg.url("soak"), connect_timeout=5) as conn:
+            inquiries = dict(
+                conn.execute(
+                    "SELECT email, public_id FROM patients_inquiry WHERE email LIKE 'soak.%%'"
+                ).fetchall()
+            )
+            keys = [f"inquiry:{public_id}" for public_id in inquiries.values()]
+            rows = conn.execute(
+                "SELECT message_id, erase_key, status, attempts, template "
+                "FROM notifications_outgoingemail WHERE erase_key = ANY(%s)",
+                [keys],
+            ).fetchall()
+        return inquiries, rows
+
+    def drain(self):
+        """Wait until every email of the stored inquiries is SENT (or FAILED) and at the sink."""
+        deadline = time.monotonic() + self.args.drain_timeout
+        last_report = 0.0
+        while time.monotonic() < deadline:
+            try:
+                _inquiries, rows = self.db_state()
+            except Exception as exc:
+                say(f"drain: database not answering ({type(exc).__name__})")
+                time.sleep(2)
+                continue
+            pending = [r for r in rows if r[2] not in ("sent", "failed")]
+            at_sink = {r.message_id for r in self.sink.received()}
+            missing = [r for r in rows if r[0] not in at_sink]
+            if not pending and not missing:
+                self.drained.set()
+                return True
+            if time.monotonic() - last_report > 15:
+                states = collections.Counter(r[2] for r in rows)
+                say(f"drain: {len(rows)} emails, {dict(states)}, {len(missing)} not at the sink")
+                last_report = time.monotonic()
+            time.sleep(2)
+        return False
+
+    def report(self, drained: bool, elapsed: float) -> int:
+        inquiries, rows = self.db_state()
+        subs = self.submissions
+        outcomes = collections.Counter(s.outcome for s in subs)
+        succeeded = [s for s in subs if s.outcome == "success"]
+        lost_rows = [s for s in succeeded if s.email not in inquiries]
+        stored_unconfirmed = [s for s in subs if s.outcome != "success" and s.email in inquiries]
+        received = self.sink.received()
+        counts = collections.Counter(r.message_id for r in received)
+        expected = {r[0] for r in rows}
+        per_inquiry = collections.Counter(r[1] for r in rows)
+        short_of_two = [k for k, n in per_inquiry.items() if n != 2]
+        once = sum(1 for m in expected if counts[m] == 1)
+        duplicated = {m: counts[m] for m in expected if counts[m] > 1}
+        missing = [m for m in expected if counts[m] == 0]
+        strangers = [m for m in counts if m not in expected]
+        failed_rows = [r for r in rows if r[2] == "failed"]
+        first_seen = {}
+        for r in received:
+            first_seen.setdefault(r.message_id, r.at)
+        last_delivery = max(first_seen.values(), default=self.last_fault_end)
+        recovery = max(0.0, last_delivery - self.last_fault_end)
+        posted = [s for s in subs if s.seconds and s.outcome != "exception"]
+        post_down = [s.seconds for s in posted if s.redis_down]
+        post_up = [s.seconds for s in posted if not s.redis_down]
+        attempts = collections.Counter(r[3] for r in rows)
+
+        def ms(values, p):
+            return f"{percentile(values, p) * 1000:.0f} ms" if values else "n/a"
+
+        lines = [
+            "",
+            "=== soak report " + "=" * 60,
+            f"submitted              {len(subs)}  ({dict(outcomes)})",
+            f"succeeded              {len(succeeded)}",
+            f"rows found             {len(succeeded) - len(lost_rows)} of {len(succeeded)}"
+            f"  ({len(stored_unconfirmed)} more stored though the client saw a failure)",
+            f"emails expected        {len(expected)}  (outbox rows of {len(inquiries)} stored"
+            f" inquiries; {len(short_of_two)} inquiries without exactly 2)",
+            f"delivered once         {once}",
+            f"duplicates             {len(duplicated)}"
+            + (f"  {sorted(duplicated.values())}" if duplicated else ""),
+            f"missing                {len(missing)}  (failed rows: {len(failed_rows)})",
+            f"unknown at the sink    {len(strangers)}",
+            f"sink                   {len(received)} accepted, {self.sink.state.refused} refused,"
+            f" {self.sink.state.cut_off} cut off by a dead client before 250",
+            f"send attempts per row  {dict(sorted(attempts.items()))}",
+            "faults injected        "
+            + ", ".join(
+                f"{k}={self.faults[k]}"
+                for k in ("redis_stops", "smtp_refusals", "worker_kills", "pg_restarts")
+            )
+            + f"  (kills while the worker was in an SMTP session: {self.kills_mid_send})",
+            f"recovery               all delivered {recovery:.0f}s after the last fault"
+            + ("" if drained else f"  (NOT drained within {self.args.drain_timeout:.0f}s)"),
+            f"contact POST, Redis down  p50 {ms(post_down, 50)}  p95 {ms(post_down, 95)}"
+            f"  max {ms(post_down, 100)}  (n={len(post_down)})",
+            f"contact POST, Redis up    p50 {ms(post_up, 50)}  p95 {ms(post_up, 95)}"
+            f"  (n={len(post_up)})",
+            f"run time               {elapsed:.0f}s",
+        ]
+        errors = [s for s in subs if s.outcome in ("error", "exception", "invalid")]
+        if errors:
+            by = collections.Counter(f"{s.outcome} {s.status or s.detail}" for s in errors)
+            lines.append(f"failed submissions     {dict(by)}")
+        ok = drained and not lost_rows and not missing and not duplicated and not short_of_two
+        verdict = "nothing lost, nothing duplicated" if ok else "FAIL"
+        lines.append(f"RESULT                 {verdict}")
+        print("\n".join(lines), flush=True)
+        if not ok:
+            for s in lost_rows[:10]:
+                print(f"  lost row: {s.token} {s.status}")
+            for m in missing[:10]:
+                print(f"  missing: {m} {[r for r in rows if r[0] == m]}")
+            for m in list(duplicated)[:10]:
+                print(f"  duplicate: {m} x{duplicated[m]} {[r for r in rows if r[0] == m]}")
+        return 0 if ok else 1
+
+    def run(self) -> int:
+        self.start()
+        say(
+            f"soak: {self.args.inquiries} inquiries at {self.args.rate}/s from "
+            f"{self.args.clients} clients, {self.args.kills} kills"
+        )
+        started = time.monotonic()
+        self.t0 = started
+        killer = threading.Thread(target=self.killer, daemon=True)
+        clients = self.clients()
+        faults = self.chaos()
+        killer.start()
+        for thread in clients:
+            thread.join()
+        say(f"soak: all {len(self.submissions)} submitted; waiting for the faults to end")
+        for thread in faults:
+            thread.join()
+        say("soak: Redis, SMTP and PostgreSQL faults over; waiting for every email")
+        drained = self.drain()
+        killer.join()
+        time.sleep(3)  # anything a sweeper resends late would show up now
+        return self.report(drained, time.monotonic() - started)
+
+
+def main() -> int:
+    args = parse_args()
+    soak = Soak(args)
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        return soak.run()
+    except KeyboardInterrupt:
+        say("soak: interrupted")
+        return 130
+    finally:
+        soak.close()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())

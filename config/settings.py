@@ -330,6 +330,8 @@ SECURE_PROXY_SSL_HEADER = (
 # Searches (page, API, feeds) per IP per minute: generous for people behind a hospital's NAT,
 # low enough to stop scrapers hammering the database.
 SEARCH_RATE_PER_MINUTE = envint("SEARCH_RATE_PER_MINUTE", 300, minimum=1)
+# The benchmark's baseline (bench/pages_bench.py): /bench/trivial answers "ok" when True.
+BENCH_TRIVIAL_VIEW = envbool("BENCH_TRIVIAL_VIEW", False)
 # Reverse proxies in front of the web processes whose X-Forwarded-For we trust (rate limits).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)

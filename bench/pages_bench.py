@@ -1,0 +1,82 @@
+"""Pages: requests/s of a trial page and of the search page against a trivial Django view, all
+three under the same gunicorn (2 x cores + 1 sync workers), 10 keep-alive clients, one after
+the other for the same number of seconds.
+
+- trial page: `/trials/<NCT id>/`, rotating over 2,000 trials picked at random (seeded);
+- search page: a few common searches (the search cache is warm, as in production);
+- trivial: /bench/trivial (BENCH_TRIVIAL_VIEW=True), `HttpResponse("ok")` behind the whole
+  middleware stack.
+"""
+
+import random
+
+from bench.common import BenchContext, say
+from bench.search_bench import _setup_django, collectstatic, get_once, gunicorn, http_load
+
+COMMON_SEARCHES = [
+    "/trials/?q=cancer",
+    "/trials/?q=breast+cancer",
+    "/trials/?q=diabetes",
+    "/trials/?q=lung+cancer&near=Paris&radius=100",
+    "/trials/?",
+]
+
+
+def _trial_paths(count: int) -> list[str]:
+    from trials.models import Trial
+
+    ids = list(Trial.objects.values_list("nct_id", flat=True).order_by("id"))
+    random.Random(7).shuffle(ids)
+    return [f"/trials/{nct_id}/" for nct_id in ids[:count]]
+
+
+def run(ctx: BenchContext) -> dict:
+    _setup_django(ctx)
+    seconds = 8 if ctx.quick else 30
+    trial_paths = _trial_paths(2000)
+    collectstatic(ctx)
+    with gunicorn(ctx, BENCH_TRIVIAL_VIEW="True") as port:
+        for path in ["/bench/trivial", trial_paths[0], *COMMON_SEARCHES]:
+            status, body = get_once(port, path)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
+        rps = {}
+        for name, paths in (
+            ("trivial", ["/bench/trivial"]),
+            ("trial", trial_paths),
+            ("search", COMMON_SEARCHES),
+        ):
+            http_load(port, paths, requests=0, seconds=2)  # warm-up
+            say(f"pages: {name}, {seconds} s")
+            result = http_load(port, paths, requests=0, seconds=seconds)
+            if result["errors"]:
+                raise RuntimeError(f"{name}: {result['errors']} requests failed")
+            rps[name] = result["count"] / result["wall"]
+    ctx.notes["pages"] = (
+        f"trivial {rps['trivial']:.0f} rps, trial page {rps['trial']:.0f}, "
+        f"search page {rps['search']:.0f}"
+    )
+    return {
+        "trial_page_rps_ratio": rps["trial"] / rps["trivial"],
+        "search_page_rps_ratio": rps["search"] / rps["trivial"],
+        "trivial_rps": rps["trivial"],
+        "trial_page_rps": rps["trial"],
+        "search_page_rps": rps["search"],
+    }
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    from bench.common import DATA
+
+    context = BenchContext(
+        n=0,
+        database_url=os.environ["DATABASE_URL"],
+        redis_url=os.environ["REDIS_URL"],
+        zip_path=DATA / "none.zip",
+        quick="--quick" in sys.argv,
+    )
+    for key, value in run(context).items():
+        print(f"{key:30} {value:10.2f}")

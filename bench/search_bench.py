@@ -1,0 +1,407 @@
+"""Search: the real search page by HTTP under gunicorn, 10 clients, and the same searches as raw
+SQL through psycopg, 10 connections.
+
+What is measured, honestly:
+- The mix (QUERIES) is fixed: broad, narrow and multi-word condition names, with and without
+  filters, near a European and a US city, page 1 and page 20, sorted by distance or update.
+- The page keeps its own caches, as in production: the total, facet counts and the first
+  1,000 ranked ids of each search are cached until the next import (trials.search). After one
+  untimed warm-up pass, the headline figures (search_p50/p95/p99_ms) are that warm steady
+  state; the share of requests the cache served is reported (search_cache_hit_share).
+- The raw SQL is every statement a *cold* page runs (place lookup, total and facets, ranking,
+  hydration, snippets, nearest sites), captured in-process with the cache emptied, replayed
+  with psycopg. search_page_over_sql_p95 = warm page p95 / cold SQL p95 (the brief's measure:
+  what the portal adds, caches included, over what PostgreSQL must do for the search).
+- Extras make the other readings possible: the page measured cold (the search cache made
+  unreachable before every request: search_cold_p50/p95_ms) and its ratio to the same SQL
+  (search_cold_page_over_sql_p95), per-query p50/p95 for page and SQL.
+"""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+
+from bench.common import PYTHON, ROOT, BenchContext, percentile, say, summary_ms
+
+CLIENTS = 10
+
+# (label, query string). Condition names the synthetic records take from real ones.
+QUERIES = [
+    ("broad", "q=cancer"),
+    ("broad-p20", "q=cancer&page=20"),
+    ("broad-any-status", "q=cancer&status=any"),
+    ("broad-any-status-p20", "q=cancer&status=any&page=20"),
+    ("broad-updated", "q=cancer&sort=updated"),
+    ("narrow", "q=oropharyngeal"),
+    ("narrow-any", "q=oropharyngeal&status=any"),
+    ("multi", "q=head+and+neck+cancer"),
+    ("multi-p20", "q=head+and+neck+cancer&status=any&page=20"),
+    ("multi-phase", "q=breast+cancer&phase=PHASE2&phase=PHASE3"),
+    ("diabetes-age", "q=diabetes&age=45&sex=FEMALE"),
+    ("lymphoma-country", "q=lymphoma&country=FR&status=any"),
+    ("leukemia-widened", "q=leukemia&status=RECRUITING&status=ACTIVE_NOT_RECRUITING"),
+    ("paris", "q=cancer&near=Paris&radius=50"),
+    ("paris-distance", "q=cancer&near=Paris&radius=100&sort=distance"),
+    ("boston", "q=breast+cancer&near=Boston&radius=100"),
+    ("boston-any", "near=Boston&radius=250&status=any"),
+    ("chicago-p20", "q=cancer&near=Chicago&radius=250&status=any&page=20"),
+    ("no-query", ""),
+    ("no-query-p20", "page=20"),
+    ("no-query-phase3", "phase=PHASE3&status=any"),
+    ("asthma-child", "q=asthma&age=10"),
+    ("melanoma-healthy", "q=melanoma+OR+carcinoma&status=any&sort=updated"),
+    ("misspelt", "q=carcinomma"),
+]
+
+
+# --- gunicorn ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env(ctx: BenchContext, **extra) -> dict:
+    return ctx.env(
+        SEARCH_RATE_PER_MINUTE=str(10**9),  # 10 clients from one address are not a flood here
+        LOG_LEVEL="WARNING",
+        **extra,
+    )
+
+
+def collectstatic(ctx: BenchContext) -> None:
+    """The manifest storage needs collected files (DEBUG is off under gunicorn)."""
+    subprocess.run(
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=bench_env(ctx),
+        check=True,
+    )
+
+
+@contextmanager
+def gunicorn(ctx: BenchContext, **extra_env):
+    """`gunicorn config.wsgi` with 2 x cores + 1 sync workers on a free port; yields the port."""
+    port = free_port()
+    workers = 2 * (os.cpu_count() or 1) + 1
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "config.wsgi",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={workers}",
+            "--worker-class=sync",
+            "--keep-alive=30",
+            "--log-level=warning",
+        ],
+        cwd=ROOT,
+        env=bench_env(ctx, **extra_env),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+            try:
+                status, _ = get_once(port, "/healthz")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+            time.sleep(0.3)
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def get_once(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def http_load(
+    port: int,
+    paths: list[str],
+    *,
+    requests: int,
+    clients: int = CLIENTS,
+    before_each=None,
+    seconds: float | None = None,
+) -> dict:
+    """`clients` threads with keep-alive connections, taking paths in turn from the list.
+
+    Stops after `requests` requests (or `seconds`, when given). Returns per-path latencies
+    (seconds), the wall time, and the count of non-200 answers.
+    """
+    lock = threading.Lock()
+    state = {"next": 0, "errors": 0}
+    latencies: dict[str, list[float]] = {p: [] for p in paths}
+    started = time.perf_counter()
+    stop_at = started + seconds if seconds else None
+
+    def take() -> str | None:
+        with lock:
+            i = state["next"]
+            if stop_at is None and i >= requests:
+                return None
+            if stop_at is not None and time.perf_counter() >= stop_at:
+                return None
+            state["next"] = i + 1
+            return paths[i % len(paths)]
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while (path := take()) is not None:
+            if before_each:
+                before_each()
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers={"Accept-Language": "en"})
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            elapsed = time.perf_counter() - t0
+            with lock:
+                latencies[path].append(elapsed)
+                if not ok:
+                    state["errors"] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {"latencies": latencies, "wall": wall, "errors": state["errors"], "count": state["next"]}
+
+
+# --- raw SQL -------------------------------------------------------------------------------------
+
+
+def capture_sql(query: str) -> list[tuple[str, object]]:
+    """Every statement the search page runs for `query` with the search cache cold."""
+    from django.db import connection
+    from django.http import QueryDict
+
+    from trials.search import (
+        bump_search_generation,
+        parse_page,
+        parse_params,
+        resolve_place,
+        search_trials,
+    )
+
+    data = QueryDict(query)
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    bump_search_generation()
+    with connection.execute_wrapper(record):
+        params, _errors = parse_params(data)
+        params, _ = resolve_place(params)
+        search_trials(params, page=parse_page(data.get("page")))
+    return statements
+
+
+def sql_load(database_url: str, workload: list[list[tuple[str, object]]], requests: int) -> dict:
+    """Replay each search's statements (one search = one sample) on 10 psycopg connections."""
+    import psycopg
+
+    lock = threading.Lock()
+    state = {"next": 0}
+    latencies: dict[int, list[float]] = {i: [] for i in range(len(workload))}
+
+    def take():
+        with lock:
+            i = state["next"]
+            if i >= requests:
+                return None
+            state["next"] = i + 1
+            return i % len(workload)
+
+    def client():
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            cursor = psycopg.ClientCursor(conn)  # Django's way: parameters bound client-side
+            while (i := take()) is not None:
+                t0 = time.perf_counter()
+                for sql, params in workload[i]:
+                    cursor.execute(sql, params)
+                    if cursor.description is not None:
+                        cursor.fetchall()
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    latencies[i].append(elapsed)
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"latencies": latencies, "wall": time.perf_counter() - started}
+
+
+# --- the section ---------------------------------------------------------------------------------
+
+
+def _setup_django(ctx: BenchContext) -> None:
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        os.environ.update(bench_env(ctx))
+        django.setup()
+
+
+def run(ctx: BenchContext) -> dict:
+    _setup_django(ctx)
+    from trials.search import bump_search_generation
+
+    requests = 600 if ctx.quick else 3000
+    paths = [f"/trials/?{q}" if q else "/trials/?" for _, q in QUERIES]
+    labels = dict(zip(paths, (label for label, _ in QUERIES), strict=True))
+
+    say("search: capturing the SQL of each search (cold cache)")
+    workload = [capture_sql(q) for _, q in QUERIES]
+    statements = sum(len(w) for w in workload)
+
+    collectstatic(ctx)
+    bump_search_generation()
+    with gunicorn(ctx) as port:
+        for path in paths:  # every path once: the pages must work before being timed
+            status, body = get_once(port, path)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
+        say(f"search: warm page, {requests} requests, {CLIENTS} clients")
+        http_load(port, paths, requests=len(paths) * 2)  # warm-up: caches, connections
+        warm = http_load(port, paths, requests=requests)
+        cold_requests = max(len(paths) * 4, requests // 5)
+        say(f"search: cold page, {cold_requests} requests (cache generation bumped each time)")
+        cold = http_load(port, paths, requests=cold_requests, before_each=bump_search_generation)
+    hit_share = _warm_hit_share(ctx, workload)
+
+    say(f"search: raw SQL, {requests} searches, {CLIENTS} connections")
+    sql = sql_load(ctx.database_url, workload, requests)
+
+    page_all = [x for lat in warm["latencies"].values() for x in lat]
+    cold_all = [x for lat in cold["latencies"].values() for x in lat]
+    sql_all = [x for lat in sql["latencies"].values() for x in lat]
+    page_s, cold_s, sql_s = summary_ms(page_all), summary_ms(cold_all), summary_ms(sql_all)
+
+    per_query = {}
+    for i, path in enumerate(paths):
+        label = labels[path]
+        per_query[f"search_q_{label}_page_p50_ms"] = percentile(
+            [x * 1000 for x in warm["latencies"][path]], 50
+        )
+        per_query[f"search_q_{label}_page_p95_ms"] = percentile(
+            [x * 1000 for x in warm["latencies"][path]], 95
+        )
+        per_query[f"search_q_{label}_cold_p95_ms"] = percentile(
+            [x * 1000 for x in cold["latencies"][path]], 95
+        )
+        per_query[f"search_q_{label}_sql_p95_ms"] = percentile(
+            [x * 1000 for x in sql["latencies"][i]], 95
+        )
+    slowest = sorted(
+        ((v, k) for k, v in per_query.items() if k.endswith("_cold_p95_ms")), reverse=True
+    )[:3]
+    ctx.notes["search"] = (
+        f"warm page p95 {page_s['p95']:.0f} ms, cold page p95 {cold_s['p95']:.0f} ms, "
+        f"cold SQL p95 {sql_s['p95']:.0f} ms; slowest cold: "
+        + ", ".join(f"{k[9:-12]} {v:.0f} ms" for v, k in slowest)
+    )
+    return {
+        "search_p50_ms": page_s["p50"],
+        "search_p95_ms": page_s["p95"],
+        "search_p99_ms": page_s["p99"],
+        "search_page_over_sql_p95": page_s["p95"] / sql_s["p95"],
+        "search_requests": warm["count"],
+        "search_errors": warm["errors"] + cold["errors"],
+        "search_page_rps": warm["count"] / warm["wall"],
+        "search_cache_hit_share": hit_share,
+        "search_cold_p50_ms": cold_s["p50"],
+        "search_cold_p95_ms": cold_s["p95"],
+        "search_cold_p99_ms": cold_s["p99"],
+        "search_cold_page_over_sql_p95": cold_s["p95"] / sql_s["p95"],
+        "search_sql_p50_ms": sql_s["p50"],
+        "search_sql_p95_ms": sql_s["p95"],
+        "search_sql_statements_per_search": statements / len(workload),
+        **per_query,
+    }
+
+
+def _warm_hit_share(ctx: BenchContext, workload) -> float:
+    """Share of the warm mix served from the search cache (total, facets and ranks)."""
+    from django.db import connection
+    from django.http import QueryDict
+
+    from trials.search import parse_page, parse_params, resolve_place, search_trials
+
+    hits = 0
+    for _, query in QUERIES:
+        data = QueryDict(query)
+        params, _ = parse_params(data)
+        params, _ = resolve_place(params)
+        search_trials(params, page=parse_page(data.get("page")))  # warm it
+        statements: list[str] = []
+
+        def record(execute, sql, params, many, context, statements=statements):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(record):
+            search_trials(params, page=parse_page(data.get("page")))
+        ranked = any("LIMIT %(limit)s" in s for s in statements)
+        counted = any("WITH base AS" in s for s in statements)
+        hits += not ranked and not counted
+    return hits / len(QUERIES)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bench.common import DATA
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    context = BenchContext(
+        n=n,
+        database_url=os.environ["DATABASE_URL"],
+        redis_url=os.environ["REDIS_URL"],
+        zip_path=DATA / "none.zip",
+        quick="--quick" in sys.argv,
+    )
+    result = run(context)
+    for key, value in result.items():
+        print(f"{key:50} {value:10.2f}")
+    print(context.notes)

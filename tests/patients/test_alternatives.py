@@ -174,10 +174,10 @@ def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
         assert f"/trials/{hit.trial.nct_id}/" in message.body
         # The nearest site and how far it is (French puts a no-break space before "km").
         assert re.search(rf"{hit.nearest_site['city']} \(\d+\s?km\)", message.body)
-    assert "/trials/NCT05738187/\n" not in message.body.split("Where your inquiry")[0]
+    assert "/trials/NCT05738187/\n" not in message.body.split("Où en est votre demande")[0]
     assert one_click_link(message)
     html = message.alternatives[0][0]
-    assert "Email me when a new trial like these opens" in html
+    assert "M’envoyer un e-mail quand un nouvel essai de ce type s’ouvre" in html
 
 
 def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, send_all):  # noqa: F811

@@ -13,10 +13,12 @@ Used by `manage.py import_ctgov` and by the scheduled sync, so both behave the s
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import DatabaseError, connection, reset_queries, transaction
+from django.db.models import JSONField
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from trials.ctgov import ParsedStudy, RecordError, changed_paths, parse_study, patient_changes
 from trials.geo import locate_cities, refresh_postal_codes
@@ -61,8 +63,6 @@ class ImportStats:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
-    created_ids: list[int] = field(default_factory=list)
-    updated_ids: list[int] = field(default_factory=list)
 
     @property
     def seen(self) -> int:
@@ -168,47 +168,51 @@ class Importer:
         self.stats.unchanged += unchanged
         self.stats.created += len(created_ids)
         self.stats.updated += len(updated_ids)
-        self.stats.created_ids.extend(created_ids)
-        self.stats.updated_ids.extend(updated_ids)
 
     def _create(self, new: list[tuple[dict, ParsedStudy]], now) -> list[int]:
-        trials = [
-            Trial(
-                **parsed.fields,
-                record_hash=parsed.record_hash,
-                first_seen_at=now,
-                last_changed_at=now,
-                change_count=0,
-            )
-            for _, parsed in new
-        ]
-        Trial.objects.bulk_create(trials)
-        sites = []
-        for trial, (_, parsed) in zip(trials, new, strict=True):
-            sites.extend(_site(trial.id, s) for s in parsed.sites)
-        Site.objects.bulk_create(sites, batch_size=2000)
-        site_ids = {(s.trial_id, s.key): s.id for s in sites}
-        Contact.objects.bulk_create(
-            [
-                c
-                for trial, (_, p) in zip(trials, new, strict=True)
-                for c in _contacts(trial.id, p, site_ids)
-            ],
-            batch_size=2000,
-        )
-        TrialVersion.objects.bulk_create(
-            [
-                TrialVersion(
-                    trial_id=trial.id,
-                    number=1,
-                    imported_at=now,
-                    last_update_posted=parsed.fields["last_update_posted"],
-                    record=record,
+        """New trials with COPY, ids drawn from the sequences first so that sites, contacts and
+        versions can be written in the same pass (the ORM's bulk_create spent more time building
+        SQL than PostgreSQL spent running it)."""
+        with connection.cursor() as cursor:
+            trial_ids = _next_ids(cursor, Trial, len(new))
+            site_ids = iter(_next_ids(cursor, Site, sum(len(p.sites) for _, p in new)))
+            trials, sites, contacts, versions = [], [], [], []
+            for trial_id, (record, parsed) in zip(trial_ids, new, strict=True):
+                trials.append(
+                    {
+                        **parsed.fields,
+                        "id": trial_id,
+                        "record_hash": parsed.record_hash,
+                        "first_seen_at": now,
+                        "last_changed_at": now,
+                        "change_count": 0,
+                    }
                 )
-                for trial, (record, parsed) in zip(trials, new, strict=True)
-            ]
-        )
-        return [t.id for t in trials]
+                ids = {}
+                for s in parsed.sites:
+                    ids[s.key] = site_id = next(site_ids)
+                    sites.append({**_site_values(trial_id, s), "id": site_id})
+                contacts.extend(
+                    {**c, "trial_id": trial_id, "site_id": None} for c in parsed.central_contacts
+                )
+                for s in parsed.sites:
+                    contacts.extend(
+                        {**c, "trial_id": trial_id, "site_id": ids[s.key]} for c in s.contacts
+                    )
+                versions.append(
+                    {
+                        "trial_id": trial_id,
+                        "number": 1,
+                        "imported_at": now,
+                        "last_update_posted": parsed.fields["last_update_posted"],
+                        "record": record,
+                    }
+                )
+            TRIAL_COPY.write(cursor, trials)
+            SITE_COPY.write(cursor, sites)
+            CONTACT_COPY.write(cursor, contacts)
+            VERSION_COPY.write(cursor, versions)
+        return trial_ids
 
     def _update(self, changed: list[tuple[dict, dict, ParsedStudy]], now) -> list[int]:
         trial_ids = [row["id"] for row, _, _ in changed]
@@ -274,6 +278,74 @@ class Importer:
         )
         TrialVersion.objects.bulk_create(versions)
         return trial_ids
+
+
+class _Copy:
+    """COPY rows of one model: every column is written, the model's defaults filling what a row
+    does not give (COPY knows nothing of Django's Python-side defaults)."""
+
+    def __init__(self, model, *, skip=(), with_id: bool = True):
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if f.attname not in skip and (with_id or not f.primary_key)
+        ]
+        self.sql = "COPY {} ({}) FROM STDIN".format(
+            model._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        )
+        self.names = [f.attname for f in fields]
+        self.defaults = {
+            f.attname: None if f.primary_key else f.get_default()
+            for f in fields
+            if not f.primary_key
+        }
+        self.json = [i for i, f in enumerate(fields) if isinstance(f, JSONField)]
+
+    def write(self, cursor, rows: list[dict]) -> None:
+        if not rows:
+            return
+        names, defaults, json_columns = self.names, self.defaults, self.json
+        with cursor.cursor.copy(self.sql) as copy:
+            for row in rows:
+                values = [row[n] if n in row else defaults[n] for n in names]
+                for i in json_columns:
+                    values[i] = Jsonb(values[i])
+                copy.write_row(values)
+
+
+TRIAL_COPY = _Copy(Trial, skip={"search_vector", "rank_vector"})
+SITE_COPY = _Copy(Site)
+CONTACT_COPY = _Copy(Contact, with_id=False)
+VERSION_COPY = _Copy(TrialVersion, with_id=False)
+
+
+def _next_ids(cursor, model, count: int) -> list[int]:
+    if not count:
+        return []
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        [model._meta.db_table, count],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _site_values(trial_id: int, s) -> dict:
+    return {
+        "trial_id": trial_id,
+        "key": s.key,
+        "position": s.position,
+        "facility": s.facility,
+        "city": s.city,
+        "state": s.state,
+        "postal_code": s.postal_code,
+        "country": s.country,
+        "country_code": s.country_code,
+        "latitude": s.latitude,
+        "longitude": s.longitude,
+        "location_estimated": s.location_estimated,
+        "status": s.status,
+        "removed_at": None,
+    }
 
 
 def _place_unlocated_sites(studies: list[ParsedStudy]) -> None:
@@ -357,13 +429,13 @@ class import_lock:
 
 def after_import(stats: ImportStats) -> None:
     """Work that follows every import that created or changed trials."""
-    if not (stats.created_ids or stats.updated_ids):
+    if not (stats.created or stats.updated):
         return
     from notifications.alerts import enqueue_matching
     from trials.search import bump_search_generation, refresh_search_terms
 
     started = time.monotonic()
-    if len(stats.created_ids) + len(stats.updated_ids) > 5000:
+    if stats.created + stats.updated > 5000:
         # A bulk load: fresh statistics before the first searches plan their queries.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE trials_trial, trials_site, trials_trialversion")

@@ -1,8 +1,17 @@
 """Patients' pages: the search, a trial, and "learn about trials"."""
 
+import datetime
+import functools
+import hashlib
+from functools import partial
+
+from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -11,7 +20,7 @@ from trials import geo
 from trials.changes import describe, field_labels
 from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
-from trials.models import Contact, Site, Trial
+from trials.models import FRESH_DAYS, Contact, Site, Trial
 from trials.search import (
     DEFAULT_RADIUS_KM,
     RADII_KM,
@@ -117,6 +126,58 @@ def detail(request, nct_id):
     near = request.GET.get("near", "")[:200]
     point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
 
+    # Everything but the notes panel (and base.html's per-visitor parts) is cached; the lists
+    # below are only read when the cache misses.
+    data = functools.cache(lambda: _detail_data(trial, point))
+    ctx = {
+        "trial": trial,
+        "near": near,
+        "point": point,
+        **{name: SimpleLazyObject(partial(lambda n: data()[n], name)) for name in DETAIL_DATA},
+    }
+    if not near:
+        ctx["page_key"], ctx["page_ttl"] = trial_page_key(trial, get_language())
+    return render(request, "trials/detail.html", ctx)
+
+
+DETAIL_DATA = (
+    "open_sites",
+    "other_sites",
+    "central_contacts",
+    "history",
+    "inclusion",
+    "exclusion",
+    "first_version",
+)
+PAGE_CACHE_SECONDS = 24 * 3600
+
+
+def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
+    """The cache key of a trial page and how long it may be kept.
+
+    It changes with anything the page shows: the trial row (imports change its hash, change
+    count and last_changed_at; staff edit its portal fields), what coordinators said about its
+    sites, which of their confirmations are still fresh (FRESH_DAYS), and the language.
+    """
+    fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT md5(string_agg(s.id || ':' || s.coordinator_status || ':'
+                                     || coalesce(s.status_confirmed_at::text, ''), ','
+                                     ORDER BY s.id)),
+                      count(*) FILTER (WHERE s.status_confirmed_at >= %s)
+                 FROM trials_site s WHERE s.trial_id = %s""",
+            [fresh_since, trial.id],
+        )
+        sites, fresh = cursor.fetchone()
+    row = hashlib.sha256()
+    for field in Trial._meta.concrete_fields:
+        if field.name not in ("search_vector", "rank_vector"):
+            row.update(repr(getattr(trial, field.attname)).encode())
+    return f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}", PAGE_CACHE_SECONDS
+
+
+def _detail_data(trial: Trial, point) -> dict:
     sites = list(Site.objects.filter(trial=trial, removed_at__isnull=True))
     for site in sites:
         site.distance_km = (
@@ -158,11 +219,7 @@ def detail(request, nct_id):
     inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
     if not inclusion and not exclusion and trial.eligibility_criteria:
         inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
-
-    ctx = {
-        "trial": trial,
-        "near": near,
-        "point": point,
+    return {
         "open_sites": open_sites,
         "other_sites": other_sites,
         "central_contacts": central_contacts,
@@ -171,7 +228,6 @@ def detail(request, nct_id):
         "exclusion": exclusion,
         "first_version": versions[-1] if versions else None,
     }
-    return render(request, "trials/detail.html", ctx)
 
 
 @require_safe

@@ -155,6 +155,26 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": envstr("CELERY_KEY_PREFIX", ""),
 }
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "celery")
+# Beyond one box (docs/scaling.md): emails, alerts and imports on queues of their own, so that a
+# registry-sized import or 100,000 alerts never hold back an inquiry's email. Workers then take
+# `-Q celery,email`, `-Q alerts`, `-Q import`. Off by default: one queue, every worker does all.
+CELERY_SPLIT_QUEUES = envbool("CELERY_SPLIT_QUEUES", False)
+CELERY_TASK_ROUTES = (
+    {
+        "notifications.tasks.deliver_email": {"queue": "email"},
+        "notifications.tasks.sweep_outbox": {"queue": "email"},
+        "notifications.tasks.match_alerts": {"queue": "alerts"},
+        "notifications.tasks.send_due_digests": {"queue": "alerts"},
+        "notifications.tasks.send_digest": {"queue": "alerts"},
+        "notifications.tasks.expire_unconfirmed_alerts": {"queue": "alerts"},
+        "trials.tasks.sync_ctgov": {"queue": "import"},
+    }
+    if CELERY_SPLIT_QUEUES
+    else {}
+)
+# Every beat started waits for a lock in Redis, so exactly one schedules (config/beatlock.py);
+# a standby takes over this many seconds after the holder died.
+BEAT_LOCK_TTL_SECONDS = envint("BEAT_LOCK_TTL_SECONDS", 30, minimum=3)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 

@@ -589,7 +589,8 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
     ids = [row[0] for row in rows]
     if not ids:
         return []
-    trials = Trial.objects.in_bulk(ids)
+    # The vectors are the largest columns and no page shows them.
+    trials = Trial.objects.defer("search_vector", "rank_vector").in_bulk(ids)
     snippets = _snippets(ids, compiled) if compiled else {}
     nearest = nearest_sites(ids, params.point)
     return [
@@ -642,7 +643,7 @@ def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, di
         cursor.execute(
             f"""SELECT DISTINCT ON (s.trial_id) s.trial_id, s.id, s.facility, s.city, s.state,
                        s.country, s.country_code, s.status, {select_distance}
-                  FROM trials_site s JOIN trials_trial t ON t.id = s.trial_id
+                  FROM trials_site s
                  WHERE s.trial_id = ANY(%(ids)s) AND s.removed_at IS NULL
                    AND (s.status IN ('RECRUITING', 'NOT_YET_RECRUITING') OR s.status = '')
                    AND s.coordinator_status IN ('', 'recruiting')

@@ -65,6 +65,14 @@ def parse_args():
     parser.add_argument("--seconds", type=float, help="duration of each step")
     parser.add_argument("--all", action="store_true", help="run every step, even after a break")
     parser.add_argument("--seed", type=int, default=50)
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=1,
+        help="gunicorn servers on ports of their own, clients spread over them as behind a load"
+        " balancer (the web workers are shared out between them)",
+    )
+    parser.add_argument("--celery-workers", type=int, default=1, help="Celery worker processes")
     args = parser.parse_args()
     if args.steps:
         args.steps = [int(x) for x in args.steps.split(",")]
@@ -124,7 +132,9 @@ class Mix:
         return "home", "/"
 
 
-def run_step(port: int, clients: int, seconds: float, mix_args, run_id: str, seed: int) -> dict:
+def run_step(
+    ports: list[int], clients: int, seconds: float, mix_args, run_id: str, seed: int
+) -> dict:
     stop = threading.Event()
     lock = threading.Lock()
     results = []  # (kind, seconds, ok, status)
@@ -133,7 +143,8 @@ def run_step(port: int, clients: int, seconds: float, mix_args, run_id: str, see
     def client(index: int):
         rng = random.Random(seed * 1000 + index)
         mix = Mix(rng, *mix_args)
-        browser = Browser(port, timeout=60)
+        # Client i talks to server i mod K, as a load balancer spreading visitors would.
+        browser = Browser(ports[index % len(ports)], timeout=60)
         n = 0
         while not stop.is_set():
             kind, target = mix.next()
@@ -239,7 +250,9 @@ def main() -> int:
     procs = []
     cores = os.cpu_count() or 1
     web_workers = 2 * cores + 1
-    port = free_port()
+    ports = [free_port() for _ in range(args.web_processes)]
+    port = ports[0]
+    per_process = max(2, web_workers // args.web_processes)
     prefix = f"tfload{os.getpid()}"
     env = portal_env(
         database_url=url,
@@ -256,15 +269,20 @@ def main() -> int:
         say(f"load: preparing {DATABASE} (migrate, demo trials, static files)")
         trials = prepare_database(env, tmp)
         all_trials = all_nct_ids(url)
-        say(f"load: gunicorn with {web_workers} workers ({cores} cores), one Celery worker")
-        procs.append(gunicorn(env, port, web_workers, tmp))
-        procs.append(celery_worker(env, "load-worker", tmp, concurrency=2))
+        say(
+            f"load: {args.web_processes} gunicorn server(s) x {per_process} workers"
+            f" ({cores} cores) on ports {ports}, {args.celery_workers} Celery worker(s)"
+        )
+        for i, web_port in enumerate(ports):
+            procs.append(gunicorn(env, web_port, per_process, tmp, name=f"gunicorn{i}"))
+        for i in range(args.celery_workers):
+            procs.append(celery_worker(env, f"load-worker{i}", tmp, concurrency=2))
         warm_up(port, all_trials)
         run_id = f"L{int(time.time()) % 100000:05d}"
         steps, contacts, breaking = [], [], None
         for n, clients in enumerate(args.steps):
             step = run_step(
-                port, clients, args.seconds, (trials, all_trials), run_id, args.seed + n
+                ports, clients, args.seconds, (trials, all_trials), run_id, args.seed + n
             )
             contacts += step.pop("contacts")
             reasons = []
@@ -295,7 +313,9 @@ def main() -> int:
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": cores,
-        "gunicorn_workers": web_workers,
+        "gunicorn_workers": per_process * args.web_processes,
+        "web_processes": args.web_processes,
+        "celery_workers": args.celery_workers,
         "step_seconds": args.seconds,
         "mix": "search 38%, trial page 30%, API list 20%, API detail 7%, home 3%, contact 2%",
         "steps": steps,

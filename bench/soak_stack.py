@@ -385,9 +385,9 @@ def prepare_database(env: dict, log_dir: Path) -> list[str]:
     return [x for x in line[4:].split(",") if x]
 
 
-def gunicorn(env: dict, port: int, workers: int, log_dir: Path) -> Proc:
+def gunicorn(env: dict, port: int, workers: int, log_dir: Path, name: str = "gunicorn") -> Proc:
     proc = Proc(
-        "gunicorn",
+        name,
         [
             str(VENV_BIN / "gunicorn"),
             "config.wsgi",

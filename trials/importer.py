@@ -314,7 +314,9 @@ class _Copy:
         if not rows:
             return
         names, defaults, json_columns = self.names, self.defaults, self.json
-        with cursor.cursor.copy(self.sql) as copy:
+        # The raw psycopg cursor: wrap its errors as Django's, so that a refused batch is
+        # retried record by record (Importer._flush).
+        with connection.wrap_database_errors, cursor.cursor.copy(self.sql) as copy:
             for row in rows:
                 values = [row[n] if n in row else defaults[n] for n in names]
                 for i in json_columns:
@@ -341,7 +343,10 @@ class _Copy:
             f"CREATE TEMP TABLE {stage} AS SELECT id, {quoted} FROM {table} WITH NO DATA"  # noqa: S608 (model names only)
         )
         defaults = {name: self._default(name) for name in names}
-        with cursor.cursor.copy(f"COPY {stage} (id, {quoted}) FROM STDIN") as copy:
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {stage} (id, {quoted}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 values = [row["id"], *(row[n] if n in row else defaults[n] for n in names)]
                 for i in json_columns:

@@ -90,3 +90,26 @@ def test_a_page_inside_the_zip_is_read_study_by_study(tmp_path):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("page-1.json", json.dumps(page))
     assert len(list(iter_source(path))) == 3
+
+
+@pytest.mark.django_db
+def test_a_record_the_database_refuses_fails_alone_and_its_batch_is_kept(tmp_path):
+    from django.core.management import call_command
+
+    from trials.models import Trial
+
+    good = json.loads(_record("NCT06129864", "NCT96129864"))
+    bad = json.loads(_record("NCT06256588", "NCT96256588"))
+    # Longer than the column (varchar 300): only PostgreSQL says no, inside the COPY.
+    bad["protocolSection"]["sponsorCollaboratorsModule"]["collaborators"] = [{"name": "x" * 400}]
+    path = tmp_path / "bulk.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.json", json.dumps(bad))
+        archive.writestr("b.json", json.dumps(good))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("import_ctgov", str(path), stdout=out, stderr=err)
+    assert out.getvalue().strip().endswith("created 1, updated 0, unchanged 0, failed 1")
+    assert "NCT96256588: database refused it" in err.getvalue()
+    assert Trial.objects.filter(nct_id="NCT96129864").exists()
+    assert not Trial.objects.filter(nct_id="NCT96256588").exists()

@@ -99,6 +99,7 @@ def gunicorn(ctx: BenchContext, **extra_env):
             f"--workers={workers}",
             "--worker-class=sync",
             "--keep-alive=30",
+            "--timeout=300",  # a cold broad search under load must not get its worker killed
             "--log-level=warning",
         ],
         cwd=ROOT,

@@ -366,19 +366,45 @@ NEW_OR_OPENED_SQL = """
                  WHERE c->>'kind' = 'status' AND c->>'new' IN ('RECRUITING', 'NOT_YET_RECRUITING')
                    AND c->>'old' NOT IN ('RECRUITING', 'NOT_YET_RECRUITING')))
 """
+# 1. The candidates: trials that a version of this batch announces, read once (the vectors
+#    detoasted once; of their words, only those some saved search asks for).
+# 2. For each candidate, the saved searches sharing a word with it, found with the GIN index
+#    on their lexemes, and those without words (read once); then the page's own WHERE clause
+#    over the subscription's columns, the place tested on the candidate's own sites.
 MATCH_SEARCHES_SQL = f"""
+    WITH asked AS MATERIALIZED (
+        SELECT array_agg(DISTINCT w) AS words
+          FROM notifications_subscription, unnest(lexemes) w
+         WHERE kind = 'search' AND status = 'active'
+    ), t AS MATERIALIZED (
+        SELECT v.id AS version_id, tr.id, tr.search_vector || ''::tsvector AS search_vector,
+               ARRAY(SELECT unnest(tsvector_to_array(tr.search_vector))
+                     INTERSECT SELECT unnest(asked.words)) AS words,
+               tr.overall_status, tr.phases,
+               tr.study_type, tr.sex, tr.healthy_volunteers, tr.country_codes,
+               tr.condition_meshes, tr.minimum_age_days, tr.maximum_age_days
+          FROM trials_trialversion v
+          JOIN trials_trial tr ON tr.id = v.trial_id
+         CROSS JOIN asked
+         WHERE v.id > %(after)s AND v.id <= %(upto)s
+           AND tr.overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING')
+           AND {NEW_OR_OPENED_SQL}
+    ), wordless AS MATERIALIZED (
+        SELECT * FROM notifications_subscription
+         WHERE kind = 'search' AND status = 'active' AND lexemes IS NULL
+    )
     INSERT INTO notifications_alertmatch (subscription_id, trial_id, version_id, kind, created_at)
-    SELECT DISTINCT ON (sub.id, t.id) sub.id, t.id, v.id, 'new', now()
-      FROM trials_trialversion v
-      JOIN trials_trial t ON t.id = v.trial_id
-      JOIN notifications_subscription sub
-        ON sub.kind = 'search' AND sub.status = 'active' AND v.id > sub.matched_from_version
-       AND (sub.lexemes IS NULL OR sub.lexemes && tsvector_to_array(t.search_vector))
-     WHERE v.id > %(after)s AND v.id <= %(upto)s
-       AND t.overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING')
-       AND {NEW_OR_OPENED_SQL}
-       AND {filter_sql(SUBSCRIPTION_REFS, optional=True)}
-     ORDER BY sub.id, t.id, v.id
+    SELECT DISTINCT ON (sub.id, t.id) sub.id, t.id, t.version_id, 'new', now()
+      FROM t
+     CROSS JOIN LATERAL (
+        SELECT * FROM notifications_subscription worded
+         WHERE worded.lexemes && t.words AND worded.kind = 'search' AND worded.status = 'active'
+        UNION ALL
+        SELECT * FROM wordless
+     ) sub
+     WHERE t.version_id > sub.matched_from_version
+       AND {filter_sql(SUBSCRIPTION_REFS, optional=True, near_per_trial=True)}
+     ORDER BY sub.id, t.id, t.version_id
     ON CONFLICT DO NOTHING
 """
 MATCH_WATCHERS_SQL = """

@@ -60,21 +60,32 @@ DISTANCE_SQL = """
         + cos(radians({lat})) * cos(radians(s.latitude))
           * power(sin(radians(s.longitude - {lon}) / 2), 2)))))
 """
-# Sites first, by bounding box on their (latitude, longitude) index, then the exact distance;
-# trials whose id is among them. Uncorrelated with `t`, so PostgreSQL hashes it once.
-NEAR_SQL = f"""
-    t.id IN (
-        SELECT s.trial_id FROM trials_site s
-         WHERE {SITE_ELIGIBLE_SQL}
-           AND s.latitude BETWEEN {{lat}} - {{radius}} / 111.0 AND {{lat}} + {{radius}} / 111.0
-           AND (abs({{lat}}) > 80
-                OR abs(s.longitude - {{lon}})
-                   <= {{radius}} / (111.32 * greatest(cos(radians({{lat}})), 0.01))
-                OR abs(s.longitude - {{lon}})
-                   >= 360 - {{radius}} / (111.32 * greatest(cos(radians({{lat}})), 0.01)))
-           AND {DISTANCE_SQL} <= {{radius}}
-    )
+# Eligible sites within {radius} km of ({lat}, {lon}): by bounding box on their (latitude,
+# longitude) index first, then the exact distance.
+NEAR_SITES_WHERE = f"""
+    {SITE_ELIGIBLE_SQL}
+    AND s.latitude BETWEEN {{lat}} - {{radius}} / 111.0 AND {{lat}} + {{radius}} / 111.0
+    AND (abs({{lat}}) > 80
+         OR abs(s.longitude - {{lon}})
+            <= {{radius}} / (111.32 * greatest(cos(radians({{lat}})), 0.01))
+         OR abs(s.longitude - {{lon}})
+            >= 360 - {{radius}} / (111.32 * greatest(cos(radians({{lat}})), 0.01)))
+    AND {DISTANCE_SQL} <= {{radius}}
 """
+# Trials whose id is among them. Uncorrelated with `t`, so PostgreSQL hashes it once.
+NEAR_SQL = f"t.id IN (SELECT s.trial_id FROM trials_site s WHERE {NEAR_SITES_WHERE})"
+# Each of those trials with the distance to its nearest eligible site (the nearest overall:
+# it is within the radius when any is), for sorting by distance within a radius.
+NEAREST_WITHIN_SQL = f"""
+    SELECT s.trial_id, min({DISTANCE_SQL}) AS nearest FROM trials_site s
+     WHERE {NEAR_SITES_WHERE} GROUP BY s.trial_id
+"""
+# The same test, correlated with trial `t` (its few sites by trial_id): for matching saved
+# searches, whose place differs on every row, so that the uncorrelated form above would
+# rescan the sites around each subscription's place for each candidate trial.
+NEAR_PER_TRIAL_SQL = (
+    f"EXISTS (SELECT 1 FROM trials_site s WHERE s.trial_id = t.id AND {NEAR_SITES_WHERE})"
+)
 
 # name → SQL testing trial `t` against the value expression {v}. Order matters only for reading.
 FILTER_TEMPLATES = {
@@ -94,11 +105,14 @@ FILTER_TEMPLATES = {
 }
 
 
-def filter_sql(refs: dict[str, str], *, optional: bool = False) -> str:
+def filter_sql(
+    refs: dict[str, str], *, optional: bool = False, near_per_trial: bool = False
+) -> str:
     """The WHERE clause for trial `t`, reading each filter's value from `refs[name]`.
 
     Only filters present in `refs` apply. With `optional`, each filter applies only when its
-    value is not NULL (saved searches, whose columns hold NULL for "no filter").
+    value is not NULL (saved searches, whose columns hold NULL for "no filter"). With
+    `near_per_trial`, the distance is tested on each trial's own sites (NEAR_PER_TRIAL_SQL).
     """
     clauses = []
     for name, template in FILTER_TEMPLATES.items():
@@ -106,6 +120,7 @@ def filter_sql(refs: dict[str, str], *, optional: bool = False) -> str:
             continue
         if name == "near":
             lat, lon, radius = refs["near"]
+            template = NEAR_PER_TRIAL_SQL if near_per_trial else template
             clause = template.format(lat=lat, lon=lon, radius=radius)
             guard = radius
         else:
@@ -474,7 +489,9 @@ CACHED_RANKS = 1000
 CACHE_SECONDS = 15 * 60
 
 
-def _order_sql(sort: str, params: SearchParams, compiled: CompiledQuery | None) -> str:
+def _order_sql(
+    sort: str, params: SearchParams, compiled: CompiledQuery | None, nearest: str | None = None
+) -> str:
     # %(fresh_since)s: now - FRESH_DAYS (see _ranked_ids). Trial.sites_confirmed_at is the
     # latest confirmation of a site confirmed recruiting, kept by patients.sites.site_confirm.
     freshness = (
@@ -482,8 +499,11 @@ def _order_sql(sort: str, params: SearchParams, compiled: CompiledQuery | None) 
         f" ELSE {UNCONFIRMED_RANK_FACTOR} END)"
     )
     rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery) * {freshness}"
-    nearest = f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
-                     FROM trials_site s WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL})"""
+    nearest = (
+        nearest
+        or f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
+                  FROM trials_site s WHERE s.trial_id = t.id AND {SITE_ELIGIBLE_SQL})"""
+    )
     if sort == "relevance" and params.point:
         # Near a place, relevance fades with the distance to the nearest site (halved at
         # 50 km), as on the registry: a good match next door beats a slightly better one abroad.
@@ -574,10 +594,19 @@ def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> 
     rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery)" if compiled else "0"
     # Not part of the cache keys (it changes every second); cached ranks live 15 minutes.
     fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
+    join, where, nearest = "", filter_sql(refs), None
+    if "near" in refs and sort in ("relevance", "distance"):
+        # Within a radius, the nearest eligible site is among the sites the radius finds:
+        # measure each trial's distance there, once, rather than per trial over all its sites.
+        lat, lon, radius = refs["near"]
+        join = f"JOIN ({NEAREST_WITHIN_SQL.format(lat=lat, lon=lon, radius=radius)}) n"
+        join += " ON n.trial_id = t.id"
+        where = filter_sql({k: v for k, v in refs.items() if k != "near"})
+        nearest = "n.nearest"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT t.id, {rank} FROM trials_trial t WHERE {filter_sql(refs)}
-                ORDER BY {_order_sql(sort, params, compiled)},
+            f"""SELECT t.id, {rank} FROM trials_trial t {join} WHERE {where}
+                ORDER BY {_order_sql(sort, params, compiled, nearest)},
                          t.last_update_posted DESC NULLS LAST, t.id
                 LIMIT %(limit)s OFFSET %(offset)s""",
             {**args, "limit": limit, "offset": offset, "fresh_since": fresh_since},

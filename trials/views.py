@@ -38,7 +38,9 @@ def search(request):
         return limited
     params, errors = parse_params(request.GET)
     params, _suggestion = resolve_place(params)
-    result = search_trials(params, page=parse_page(request.GET.get("page")))
+    page = parse_page(request.GET.get("page"))
+    # The results are only computed when the cached results region (full pages) misses.
+    result = SimpleLazyObject(functools.cache(lambda: search_trials(params, page=page)))
     query = params.to_query()
     ctx = {
         "params": params,
@@ -48,7 +50,9 @@ def search(request):
         "radii": RADII_KM,
         "default_radius": DEFAULT_RADIUS_KM,
         "searched": bool(request.GET),
-        "widen": _widen_links(params, result),
+        "widen": SimpleLazyObject(lambda: _widen_links(params, result)),
+        "page_key": search_page_key(request, params),
+        "page_ttl": SEARCH_PAGE_SECONDS,
     }
     # htmx swaps only the results; a history restore (the back button) needs the whole page.
     partial = request.headers.get("HX-Request") == "true" and not request.headers.get(
@@ -60,6 +64,22 @@ def search(request):
         response = render(request, "trials/search.html", ctx)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+# A rendered results region lives until the next import or site confirmation (the search
+# generation) and at most this long: staff edits of a trial's texts show within it.
+SEARCH_PAGE_SECONDS = 5 * 60
+
+
+def search_page_key(request, params) -> str | None:
+    """The cache key of a full search page's results region; None when uncacheable."""
+    from trials.search import search_cache_key
+
+    if request.headers.get("HX-Request") == "true":
+        return None
+    pairs = sorted((k, v) for k in request.GET for v in request.GET.getlist(k))
+    point = (params.point.latitude, params.point.longitude) if params.point else None
+    return search_cache_key("page", pairs, point, get_language())
 
 
 def _widen_links(params, result) -> list[dict]:

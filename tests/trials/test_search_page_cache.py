@@ -1,0 +1,31 @@
+"""Full search pages keep their rendered results until the next import (search generation)."""
+
+import pytest
+
+from trials.models import Trial
+from trials.search import bump_search_generation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_serves_the_second_visit_from_the_cache(client, django_assert_max_num_queries):
+    first = client.get("/trials/", {"q": "head and neck cancer", "status": "any"})
+    with django_assert_max_num_queries(1):  # the place lookup at most, no search
+        second = client.get("/trials/", {"q": "head and neck cancer", "status": "any"})
+    assert "NCT05738187" in second.content.decode()
+    assert first.content.decode().count("trial-card") == second.content.decode().count("trial-card")
+
+
+def test_an_import_shows_at_once(client):
+    params = {"q": "cryotherapy", "status": "any"}
+    assert "NCT05738187" in client.get("/trials/", params).content.decode()
+    Trial.objects.filter(nct_id="NCT05738187").update(plain_title="Freezing before radiotherapy")
+    bump_search_generation()  # what every import (and site confirmation) does
+    assert "Freezing before radiotherapy" in client.get("/trials/", params).content.decode()
+
+
+def test_htmx_requests_are_not_cached(client):
+    client.get("/trials/", {"q": "cancer"})
+    response = client.get("/trials/", {"q": "cancer"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert 'id="search-region"' in response.content.decode()

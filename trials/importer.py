@@ -89,35 +89,52 @@ class Importer:
         batch_size: int = BATCH_SIZE,
         on_error: Callable[[str, str], None] = _noop,
         on_progress: Callable[[ImportStats], None] = _noop,
+        writers: int = 1,
     ):
         self.batch_size = batch_size
         self.on_error = on_error
         self.on_progress = on_progress
+        # Batches written at once, each on its own connection: a bulk load is bound by
+        # PostgreSQL's work per row (the search-vector trigger above all), which one connection
+        # keeps on one core. Each batch commits on its own, so a rollback-wrapped caller (the
+        # tests) must keep the default single writer.
+        self.writers = writers
         self.stats = ImportStats()
+        self._lock = threading.Lock()
 
     # --- driving -----------------------------------------------------------------------------
 
     def run(self, records: Iterable[tuple[str, dict | BadRecord]]) -> ImportStats:
+        pool = _Writers(self._flush, self.writers) if self.writers > 1 else None
+        flush = pool.submit if pool else self._flush
         batch: dict[str, tuple[str, dict, ParsedStudy]] = {}
-        for label, record, parsed in _parsed_ahead(records):
-            if isinstance(parsed, str):
-                self._fail(label, parsed)
-                continue
-            if parsed.nct_id in batch:
-                # The same study twice in one input: write the first, then the second over it.
-                self._flush(batch)
-                batch = {}
-            batch[parsed.nct_id] = (label, record, parsed)
-            if len(batch) >= self.batch_size:
-                self._flush(batch)
-                batch = {}
-        if batch:
-            self._flush(batch)
+        try:
+            for label, record, parsed in _parsed_ahead(records):
+                if isinstance(parsed, str):
+                    self._fail(label, parsed)
+                    continue
+                if parsed.nct_id in batch:
+                    # The same study twice in one input: write the first, then the second over
+                    # it (every batch in flight done first).
+                    flush(batch)
+                    if pool:
+                        pool.wait()
+                    batch = {}
+                batch[parsed.nct_id] = (label, record, parsed)
+                if len(batch) >= self.batch_size:
+                    flush(batch)
+                    batch = {}
+            if batch:
+                flush(batch)
+        finally:
+            if pool:
+                pool.close()
         return self.stats
 
     def _fail(self, label: str, message: str):
-        self.stats.failed += 1
-        self.on_error(label, message)
+        with self._lock:
+            self.stats.failed += 1
+            self.on_error(label, message)
 
     def _flush(self, batch: dict[str, tuple[str, dict, ParsedStudy]]):
         items = list(batch.values())
@@ -132,7 +149,8 @@ class Importer:
                         self._write([item])
                 except DatabaseError as exc:
                     self._fail(item[0], f"{item[2].nct_id}: database refused it: {exc}".strip())
-        self.on_progress(self.stats)
+        with self._lock:
+            self.on_progress(self.stats)
         # With DEBUG on, Django keeps every query: a long import must not grow with it.
         reset_queries()
 
@@ -160,9 +178,10 @@ class Importer:
         created_ids = self._create(new, now) if new else []
         updated_ids = self._update(changed, now) if changed else []
         # Count only once the transaction is sure to commit (a retried batch must not count twice).
-        self.stats.unchanged += unchanged
-        self.stats.created += len(created_ids)
-        self.stats.updated += len(updated_ids)
+        with self._lock:
+            self.stats.unchanged += unchanged
+            self.stats.created += len(created_ids)
+            self.stats.updated += len(updated_ids)
 
     def _create(self, new: list[tuple[dict, ParsedStudy]], now) -> list[int]:
         """New trials with COPY, ids drawn from the sequences first so that sites, contacts and
@@ -457,6 +476,56 @@ def _parsed_ahead(records: Iterable[tuple[str, dict | BadRecord]], depth: int = 
             with contextlib.suppress(queue.Empty):
                 items.get(timeout=0.05)
         thread.join()
+
+
+class _Writers:
+    """Threads writing batches, each with its own database connection (Django's connections
+    are per thread). An exception in a writer is raised in the caller at the next call."""
+
+    def __init__(self, write: Callable, count: int):
+        self.write = write
+        self.batches: queue.Queue = queue.Queue(maxsize=count)
+        self.error: BaseException | None = None
+        self.threads = [
+            threading.Thread(target=self._work, name=f"import-writer-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self):
+        try:
+            while (batch := self.batches.get()) is not None:
+                try:
+                    if self.error is None:
+                        self.write(batch)
+                except BaseException as exc:
+                    self.error = exc
+                finally:
+                    self.batches.task_done()
+            self.batches.task_done()
+        finally:
+            connection.close()
+
+    def _raise(self):
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def submit(self, batch):
+        self._raise()
+        self.batches.put(batch)
+
+    def wait(self):
+        self.batches.join()
+        self._raise()
+
+    def close(self):
+        for _ in self.threads:
+            self.batches.put(None)
+        for thread in self.threads:
+            thread.join()
+        self._raise()
 
 
 def _place_unlocated_sites(studies: list[ParsedStudy]) -> None:

@@ -113,3 +113,23 @@ def test_a_record_the_database_refuses_fails_alone_and_its_batch_is_kept(tmp_pat
     assert "NCT96256588: database refused it" in err.getvalue()
     assert Trial.objects.filter(nct_id="NCT96129864").exists()
     assert not Trial.objects.filter(nct_id="NCT96256588").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_writers_write_everything_and_a_repeated_study_in_order(tmp_path):
+    from trials.importer import Importer
+    from trials.models import Trial, TrialVersion
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for i, (nct, _) in enumerate(_members()):
+        (folder / f"{i}.json").write_bytes(_record(nct.split("/")[1][:-5], f"NCT9000000{i}"))
+    again = json.loads(_record("NCT06129864", "NCT90000000"))
+    again["protocolSection"]["statusModule"]["overallStatus"] = "COMPLETED"
+    (folder / "9.json").write_text(json.dumps(again))
+
+    stats = Importer(batch_size=1, writers=2).run(iter_source(folder))
+
+    assert stats.summary() == "created 3, updated 1, unchanged 0, failed 0"
+    assert Trial.objects.get(nct_id="NCT90000000").overall_status == "COMPLETED"
+    assert TrialVersion.objects.filter(trial__nct_id__startswith="NCT9000000").count() == 4

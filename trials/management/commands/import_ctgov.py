@@ -17,6 +17,9 @@ from django.core.management.base import BaseCommand, CommandError
 from trials.importer import Importer, ImportStats, after_import, import_lock
 from trials.sources import ApiError, SourceError, count_source, iter_api, iter_source
 
+# From this many records (a bulk load), two connections write batches at once.
+PARALLEL_FROM = 10_000
+
 
 class Progress:
     """A one-line progress bar on a terminal; silent when output is not a TTY."""
@@ -68,6 +71,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max", type=int, help="API: stop after this many studies")
         parser.add_argument("--batch-size", type=int, default=250)
+        parser.add_argument(
+            "--writers",
+            type=int,
+            help=f"batches written at once (default: 2 from {PARALLEL_FROM:,} records, else 1)",
+        )
 
     def handle(self, *args, **options):
         sources = options["sources"]
@@ -103,8 +111,12 @@ class Command(BaseCommand):
             progress.finish()
             self.stderr.write(f"failed: {label}: {message}")
 
+        writers = options["writers"] or (2 if total and total >= PARALLEL_FROM else 1)
         importer = Importer(
-            batch_size=options["batch_size"], on_error=on_error, on_progress=progress
+            batch_size=options["batch_size"],
+            on_error=on_error,
+            on_progress=progress,
+            writers=max(1, writers),
         )
         try:
             with import_lock():

@@ -142,7 +142,8 @@ def detail(request, nct_id):
     nct_id = nct_id.upper()
     if not NCT_RE.match(nct_id):
         raise Http404("not an NCT number")
-    trial = get_object_or_404(Trial, nct_id=nct_id)
+    # The vectors are the largest columns and the page shows neither.
+    trial = get_object_or_404(Trial.objects.defer("search_vector", "rank_vector"), nct_id=nct_id)
     near = request.GET.get("near", "")[:200]
     point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
 

@@ -15,6 +15,7 @@
 The subscriptions stay: the suite's final update step matches against them.
 """
 
+import json
 import random
 import tempfile
 import time
@@ -113,12 +114,15 @@ def _changed_records(ctx: BenchContext, count: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "records.zip"
         with zipfile.ZipFile(path, "w") as archive:
-            for version in TrialVersion.objects.filter(trial_id__in=chosen).order_by(
-                "trial_id", "-number"
-            ).distinct("trial_id"):
-                import json
-
-                archive.writestr(f"{version.trial_id}.json", json.dumps(version.record))
+            for version in (
+                TrialVersion.objects.filter(trial_id__in=chosen)
+                .order_by("trial_id", "-number")
+                .distinct("trial_id")
+            ):
+                record = version.record
+                status = record["protocolSection"].setdefault("statusModule", {})
+                status.setdefault("lastUpdatePostDateStruct", {"date": "2024-01-01"})
+                archive.writestr(f"{version.trial_id}.json", json.dumps(record))
         return changed_records(path, count, SEED)
 
 

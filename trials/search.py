@@ -11,6 +11,7 @@ query parameters, the alerts run it with the values read from saved-search colum
 100,000 saved searches are matched in one set-based query, with exactly the page's semantics).
 """
 
+import contextlib
 import datetime
 import hashlib
 import math
@@ -20,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -590,6 +591,29 @@ def search_trials(
     return result
 
 
+@contextlib.contextmanager
+def _matching_cursor(text_search: bool):
+    """A cursor for the queries that read every match of a search.
+
+    A broad term ("cancer") matches most of the registry, and PostgreSQL then prefers a
+    sequential scan that tests `search_vector @@ query` on each row: it does not count the cost
+    of detoasting every stored vector, which dominates (measured at 60,000 trials: 460 ms
+    against 130 ms for the bitmap scan of the GIN index, whose matches need no vector read).
+    So, for these queries only: no sequential scan when a text search can use the index, and
+    enough work_mem for the bitmap to stay exact (a lossy one rechecks, i.e. reads, vectors).
+    """
+    if not text_search:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        # SET LOCAL, in one statement: both end with the transaction.
+        cursor.execute(
+            "SELECT set_config('work_mem', '64MB', true), set_config('enable_seqscan', 'off', true)"
+        )
+        yield cursor
+
+
 def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> list[tuple]:
     rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery)" if compiled else "0"
     # Not part of the cache keys (it changes every second); cached ranks live 15 minutes.
@@ -603,7 +627,7 @@ def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> 
         join += " ON n.trial_id = t.id"
         where = filter_sql({k: v for k, v in refs.items() if k != "near"})
         nearest = "n.nearest"
-    with connection.cursor() as cursor:
+    with _matching_cursor(compiled is not None) as cursor:
         cursor.execute(
             f"""SELECT t.id, {rank} FROM trials_trial t {join} WHERE {where}
                 ORDER BY {_order_sql(sort, params, compiled, nearest)},
@@ -741,7 +765,7 @@ def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
                  GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {limit})"""
         )
     counts: dict = {"count": 0, "facets": {name: [] for name in FACETS} if with_facets else {}}
-    with connection.cursor() as cursor:
+    with _matching_cursor("query" in refs) as cursor:
         cursor.execute(
             f"""WITH base AS MATERIALIZED (SELECT {FACET_COLUMNS} FROM trials_trial t
                                             WHERE {where})

@@ -285,3 +285,22 @@ def test_digits_int_cannot_read_are_refused_not_a_crash(value):
     """ "²".isdigit() is True but int("²") fails: the fuzzer found it (age, radius)."""
     _params, errors = parse_params(QueryDict(f"age={value}&radius={value}"))
     assert {e.param for e in errors} <= {"age", "radius"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queries_reading_every_match_use_the_text_index_and_leave_the_connection_as_it_was():
+    from django.db import connection
+
+    from trials.search import _matching_cursor
+
+    with _matching_cursor(True) as cursor:
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "off"
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == "64MB"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on", "the setting must not outlive the search"
+    with _matching_cursor(False) as cursor:
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on"

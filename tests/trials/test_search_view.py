@@ -99,7 +99,9 @@ def test_unknown_filter_values_are_mentioned(client):
 
 
 def test_the_search_page_uses_a_bounded_number_of_queries(client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(16):
+    # 16, plus the plan settings of the two queries that read every match (one statement and,
+    # inside the test's transaction, a savepoint and its release each).
+    with django_assert_max_num_queries(22):
         response = client.get(
             "/trials/", {"q": "cancer", "near": "Milan", "phase": "PHASE3", "age": "50"}
         )

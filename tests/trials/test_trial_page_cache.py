@@ -83,3 +83,49 @@ def test_a_page_near_a_place_is_not_cached(client):
     _html(client)
     html = _html(client, URL + "?near=Strasbourg")
     assert " km" in html
+
+
+def _token(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_a_whole_cached_page_carries_each_visitors_own_working_csrf_token():
+    from django.test import Client
+
+    from trials.views import CSRF_STAND_IN
+
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    _html(first)  # fills the cache
+    pages = [_html(first), _html(second)]
+    assert all(CSRF_STAND_IN not in page for page in pages)
+    tokens = [_token(page) for page in pages]
+    assert tokens[0] != tokens[1]
+    for client, token in zip((first, second), tokens, strict=True):
+        response = client.post(
+            f"{URL}notes/", {"text": "Ask about travel", "csrfmiddlewaretoken": token}
+        )
+        assert response.status_code == 302, "the token served from the cached page must work"
+    # And only with its own visitor's cookie.
+    stranger = Client(enforce_csrf_checks=True)
+    _html(stranger)
+    response = stranger.post(f"{URL}notes/", {"text": "x", "csrfmiddlewaretoken": "x" * 64})
+    assert response.status_code == 403
+
+
+def test_a_visitor_with_notes_or_flash_messages_gets_their_own_page(client):
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.test import Client, RequestFactory
+
+    _html(Client())  # the shared page is cached
+    client.post(f"{URL}notes/", {"text": "Ask whether the travel is paid"})
+    assert "Ask whether the travel is paid" in _html(client)
+    assert "Ask whether the travel is paid" not in _html(Client())
+
+    flashed = Client()
+    storage = CookieStorage(RequestFactory().get("/"))
+    flashed.cookies["messages"] = storage._encode([Message(constants.INFO, "Alert confirmed")])
+    assert "Alert confirmed" in _html(flashed)

@@ -63,6 +63,10 @@ def search(request):
     )
     if partial:
         response = render(request, "trials/_search_region.html", {**ctx, "htmx": True})
+    elif ctx["page_key"] and _same_page_for_everyone(request, query_string_in_key=True):
+        response = _shared_page(request, f"search_html:{ctx['page_key']}", SEARCH_PAGE_SECONDS,
+                                lambda extra: render(request, "trials/search.html",
+                                                     {**ctx, **extra}))  # fmt: skip
     else:
         response = render(request, "trials/search.html", ctx)
     patch_vary_headers(response, ["HX-Request"])
@@ -164,15 +168,26 @@ def detail(request, nct_id):
     ctx["page_key"], ctx["page_ttl"] = trial_page_key(trial, get_language())
     if not _same_page_for_everyone(request):
         return render(request, "trials/detail.html", ctx)
-    # A visitor without a session, flash messages or notes in a cookie sees the same page as
-    # any other, but for the CSRF tokens of its forms: the whole page is kept with a stand-in
-    # token and each response gets the visitor's own (measured: the full render costs ~16 ms,
-    # the cached page under 1 ms more than a trivial view).
-    key = f"trial_html:{request.get_host()}:{ctx['page_key']}"
+    return _shared_page(
+        request,
+        f"trial_html:{ctx['page_key']}",
+        ctx["page_ttl"],
+        lambda extra: render(request, "trials/detail.html", {**ctx, **extra}),
+    )
+
+
+def _shared_page(request, key: str, ttl: int, render_page) -> HttpResponse:
+    """A page every visitor without cookies of their own sees alike, but for the CSRF tokens
+    of its forms: kept whole with a stand-in token, each response gets the visitor's own
+    (measured on a trial page: the full render costs ~16 ms; the cached page, a cache read)."""
+    key = f"{key}:{request.get_host()}"
     html = cache.get(key)
     if html is None:
-        html = render(request, "trials/detail.html", {**ctx, "csrf_token": CSRF_STAND_IN}).content
-        cache.set(key, html, ctx["page_ttl"])
+        fresh = render_page({"csrf_token": CSRF_STAND_IN})
+        if fresh.status_code != 200:
+            return render_page({})
+        html = fresh.content
+        cache.set(key, html, ttl)
     response = HttpResponse(html.replace(CSRF_STAND_IN_BYTES, get_token(request).encode()))
     patch_vary_headers(response, ["Cookie", "Accept-Language"])
     return response
@@ -183,11 +198,11 @@ CSRF_STAND_IN = "TFcsrfSTANDinTOKENxQz7Kp2Wv9Lr4Ht6Ny8Bm3Jc5Dg1Fs0Ak"
 CSRF_STAND_IN_BYTES = CSRF_STAND_IN.encode()
 
 
-def _same_page_for_everyone(request) -> bool:
-    """No query string and no cookie but the CSRF and language ones: nothing that varies the
-    page (a session means staff or flash messages; the notes cookie, notes shown by the server)."""
+def _same_page_for_everyone(request, *, query_string_in_key: bool = False) -> bool:
+    """No cookie but the CSRF and language ones (a session means staff or flash messages; the
+    notes cookie, notes shown by the server), and no query string unless the key holds it."""
     allowed = {settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME}
-    return not request.GET and set(request.COOKIES) <= allowed
+    return (query_string_in_key or not request.GET) and set(request.COOKIES) <= allowed
 
 
 DETAIL_DATA = (

@@ -177,7 +177,7 @@ def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
     assert "/trials/NCT05738187/\n" not in message.body.split("Où en est votre demande")[0]
     assert one_click_link(message)
     html = message.alternatives[0][0]
-    assert "M’envoyer un e-mail quand un nouvel essai de ce type s’ouvre" in html
+    assert "M\u2019envoyer un e-mail quand un nouvel essai de ce type s\u2019ouvre" in html
 
 
 def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, send_all):  # noqa: F811

@@ -70,7 +70,9 @@ def test_the_monthly_email_asks_each_coordinator_once_per_site_per_month(fanned_
         sent = deliver_all()
         assert {m.to[0] for m in sent} == {bob.email, other.email}
         message = sent[0]
-        assert message.subject == "Le centre University Hospital, Strasbourg recrute-t-il toujours\u00a0?"
+        assert message.subject == (
+            "Le centre University Hospital, Strasbourg recrute-t-il toujours\u00a0?"
+        )
         assert message.extra_headers["Content-Language"] == "fr"  # the site's country
         assert "/sites/confirm/" in message.body
         assert "/admin/patients/coordinatedsite/" in message.body

@@ -258,10 +258,13 @@ def sql_load(database_url: str, workload: list[list[tuple[str, object]]], reques
             cursor = psycopg.ClientCursor(conn)  # Django's way: parameters bound client-side
             while (i := take()) is not None:
                 t0 = time.perf_counter()
-                for sql, params in workload[i]:
-                    cursor.execute(sql, params)
-                    if cursor.description is not None:
-                        cursor.fetchall()
+                # One transaction per search: the page's SET LOCAL plan settings (see
+                # trials.search._matching_cursor) apply to the statements after them, as there.
+                with conn.transaction():
+                    for sql, params in workload[i]:
+                        cursor.execute(sql, params)
+                        if cursor.description is not None:
+                            cursor.fetchall()
                 elapsed = time.perf_counter() - t0
                 with lock:
                     latencies[i].append(elapsed)

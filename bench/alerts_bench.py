@@ -253,7 +253,7 @@ def run(ctx: BenchContext) -> dict:
     # --quick: a smaller sample (at 600,000 trials a broad saved search alone takes seconds).
     size = NAIVE_SAMPLE // 2 if ctx.quick else NAIVE_SAMPLE
     # At 600,000 trials one naive saved search takes seconds: BENCH_NAIVE_SAMPLE=30, say.
-    size = int(os.environ.get("BENCH_NAIVE_SAMPLE", size))
+    size = int(os.environ.get("BENCH_NAIVE_SAMPLE", 30 if ctx.n >= 300_000 else size))
     sample = random.Random(SEED).sample(search_ids, min(size, len(search_ids)))
     say(f"alerts: naive matching on {len(sample)} saved searches")
     t0 = time.perf_counter()

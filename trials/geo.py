@@ -20,9 +20,13 @@ _SPACES_RE = re.compile(r"\s+")
 _COORDS_RE = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
 
 
+# Control characters (NUL among them, which PostgreSQL refuses in text) are never part of a place.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalise(text: str) -> str:
     """ "  Saint-Étienne " → "saint etienne": what patients type, compared without accents."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", _CONTROL_RE.sub(" ", text))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     stripped = stripped.replace("-", " ").replace("\u2019", "'").replace(".", " ")
     return _SPACES_RE.sub(" ", stripped).strip().casefold()
@@ -62,7 +66,7 @@ def resolve(text: str) -> Point | None:
     """
     from trials.countries import country_code, country_name
 
-    text = (text or "").strip()[:200]
+    text = _CONTROL_RE.sub(" ", text or "").strip()[:200]
     if not text:
         return None
     name, _, country_part = text.partition(",")

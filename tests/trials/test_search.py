@@ -304,3 +304,16 @@ def test_queries_reading_every_match_use_the_text_index_and_leave_the_connection
     with _matching_cursor(False) as cursor:
         cursor.execute("SHOW enable_seqscan")
         assert cursor.fetchone()[0] == "on"
+
+
+def test_control_characters_in_a_place_never_reach_postgresql():
+    from trials import geo
+
+    assert geo.resolve("\x00") is None
+    assert geo.resolve("Paris\x00, France").country_code == "FR"
+    assert geo.suggest("Strasbourgh\x00") == "Strasbourg"
+
+
+def test_the_contact_page_with_a_nul_in_near_answers(client):
+    response = client.get("/trials/NCT05738187/contact/", {"near": "\x00"})
+    assert response.status_code == 200

@@ -229,10 +229,21 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
     """
     errors: list[ParamError] = []
 
+    def one(name: str, limit: int, *, default: str = "") -> str:
+        """A choice or a number: control characters make it unreadable (refused), not blank."""
+        raw = str(data.get(name, default))
+        if _CONTROL_RE.search(raw):
+            errors.append(ParamError(name, "contains control characters"))
+            return ""
+        return clean_text(raw, limit)
+
     def many(name: str, allowed: set[str], *, upper: bool = True) -> tuple[str, ...]:
         values = []
         for raw in data.getlist(name)[:50]:
             for part in str(raw).split(","):
+                if _CONTROL_RE.search(part):
+                    errors.append(ParamError(name, "contains control characters"))
+                    continue
                 value = clean_text(part, 60)
                 value = value.upper() if upper else value
                 if not value:
@@ -256,13 +267,13 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
 
     phases = many("phase", PHASE_VALUES)
     study_types = many("type", TYPE_VALUES)
-    sex = clean_text(data.get("sex", ""), 10).upper()
+    sex = one("sex", 10).upper()
     if sex in ("", "ALL"):
         sex = ""
     elif sex not in (Sex.FEMALE, Sex.MALE):
         errors.append(ParamError("sex", "must be FEMALE or MALE"))
         sex = ""
-    healthy = clean_text(data.get("healthy", ""), 10).lower()
+    healthy = one("healthy", 10).lower()
     if healthy not in ("", "0", "1", "true", "false", "yes", "no"):
         errors.append(ParamError("healthy", "must be 1 or 0"))
     healthy_volunteers = healthy in ("1", "true", "yes")
@@ -273,7 +284,7 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
     )
 
     age = None
-    raw_age = clean_text(data.get("age", ""), 10)
+    raw_age = one("age", 10)
     if raw_age:
         if raw_age.isdecimal() and 0 <= int(raw_age) <= 120:
             age = int(raw_age)
@@ -282,7 +293,7 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
 
     near = clean_text(data.get("near", ""), 200)
     radius: int | None = DEFAULT_RADIUS_KM
-    raw_radius = clean_text(data.get("radius", data.get("radius_km", "")), 10).lower()
+    raw_radius = one("radius", 10, default=data.get("radius_km", "")).lower()
     if raw_radius in ("any", "0"):
         radius = None
     elif raw_radius:
@@ -293,7 +304,7 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
         else:
             errors.append(ParamError("radius", "must be a number of kilometres or 'any'"))
 
-    sort = clean_text(data.get("sort", ""), 20).lower()
+    sort = one("sort", 20).lower()
     if sort and sort not in SORTS:
         errors.append(ParamError("sort", f"must be one of {', '.join(SORTS)}"))
         sort = ""

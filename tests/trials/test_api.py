@@ -62,6 +62,12 @@ def test_the_detail_has_sites_without_contacts_and_versions(client):
         ({"near": "Xqzzyville"}, "near"),
         ({"sex": "robot"}, "sex"),
         ({"colour": "blue"}, "colour"),
+        # Control characters are not a blank choice (schemathesis found healthy=ESC accepted).
+        ({"healthy": "\x1b"}, "healthy"),
+        ({"sex": "\x00"}, "sex"),
+        ({"age": "\x1b"}, "age"),
+        ({"phase": "\x1b"}, "phase"),
+        ({"sort": "\x07"}, "sort"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(client, params, param):

@@ -53,6 +53,20 @@ def _initial(request) -> dict:
     return {"language": translation.get_language() or "en"}
 
 
+def _subscribe(request, form, **target):
+    """A valid alert form: rate-limited, then subscribed (double opt-in) to a search or trial."""
+    limited = _rate_limited(request, form.cleaned_data["email"])
+    if limited:
+        return limited
+    alerts.subscription_subscribe(
+        email=form.cleaned_data["email"],
+        language=form.cleaned_data["language"],
+        frequency=form.cleaned_data["frequency"],
+        **target,
+    )
+    return redirect("notifications:check-email")
+
+
 @require_http_methods(["GET", "POST"])
 def subscribe_search(request):
     source = request.POST if request.method == "POST" else request.GET
@@ -63,16 +77,7 @@ def subscribe_search(request):
     params, _ = resolve_place(params)
     form = AlertForm(request.POST or None, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
-        limited = _rate_limited(request, form.cleaned_data["email"])
-        if limited:
-            return limited
-        alerts.subscription_subscribe(
-            email=form.cleaned_data["email"],
-            language=form.cleaned_data["language"],
-            frequency=form.cleaned_data["frequency"],
-            params=params,
-        )
-        return redirect("notifications:check-email")
+        return _subscribe(request, form, params=params)
     preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
     if params.point:
         preview.place_label = params.point.label
@@ -93,16 +98,7 @@ def subscribe_trial(request, nct_id):
     trial = get_object_or_404(Trial, nct_id=nct_id.upper())
     form = AlertForm(request.POST or None, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
-        limited = _rate_limited(request, form.cleaned_data["email"])
-        if limited:
-            return limited
-        alerts.subscription_subscribe(
-            email=form.cleaned_data["email"],
-            language=form.cleaned_data["language"],
-            frequency=form.cleaned_data["frequency"],
-            trial=trial,
-        )
-        return redirect("notifications:check-email")
+        return _subscribe(request, form, trial=trial)
     return render(
         request,
         "notifications/watch.html",

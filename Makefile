@@ -9,7 +9,7 @@ UV := .local/uv/bin/uv
 endif
 VENV_PY := .venv/bin/python
 
-.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean
+.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean relevance
 
 run: install
 	$(VENV_PY) scripts/dev.py run
@@ -70,3 +70,8 @@ soak: install
 # Rising concurrency against gunicorn with a worker running, until p95 degrades.
 load: install
 	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/load.py $(ARGS)
+
+# Search relevance on the judged set (trials/relevance/): nDCG@10, MAP, recall@20, precision@10
+# per language and query class, the worst queries; JSON in bench/results/relevance-*.json.
+relevance: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/relevance.py $(ARGS)

@@ -34,11 +34,19 @@ from trials.ctgov import years_to_days
 from trials.models import Trial, TrialVersion
 from trials.search import (
     SearchParams,
-    compile_query,
     filter_sql,
     nearest_sites,
     resolve_place,
+    search_trials,
 )
+
+
+def page_compiled(params: SearchParams):
+    """The words of a search compiled as its page compiles them (with its correction)."""
+    if not params.q:
+        return None
+    return search_trials(params, page_size=1, with_facets=False).compiled
+
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +76,11 @@ def _subscriber_for(email: str, language: str) -> Subscriber:
 
 
 def compile_search(params: SearchParams) -> dict:
-    """The compiled columns of a saved search (see Subscription); NULL = no filter."""
-    compiled = compile_query(params.q) if params.q else None
+    """The compiled columns of a saved search (see Subscription); NULL = no filter. The words
+    are compiled as the page understood them (corrected when the page showed a correction)."""
+    compiled = page_compiled(params)
     lexemes = None
-    if compiled:
+    if compiled and compiled.tsquery:
         with connection.cursor() as cursor:
             cursor.execute("SELECT querytree(%s::tsquery)", [compiled.tsquery])
             tree = cursor.fetchone()[0]
@@ -79,7 +88,9 @@ def compile_search(params: SearchParams) -> dict:
         lexemes = found or None  # a query of negations only cannot be prefiltered
     point = params.point
     return {
+        "language": params.lang,
         "tsquery": compiled.tsquery if compiled else None,
+        "nct_ids": (compiled.nct_ids or None) if compiled else None,
         "lexemes": lexemes,
         "statuses": list(params.statuses) or None,
         "phases": list(params.phases) or None,
@@ -123,7 +134,9 @@ def subscription_subscribe(
                 params.to_query(),
                 compile_search(params),
             )
-        key = Subscription.key_for(kind, query, trial.id if trial else None)
+        key = Subscription.key_for(
+            kind, query, trial.id if trial else None, params.lang if params else "en"
+        )
         subscription, created = Subscription.objects.select_for_update().get_or_create(
             subscriber=subscriber,
             kind=kind,
@@ -153,7 +166,7 @@ def subscription_subscribe_confirmed(
         subscriber = _subscriber_for(email, language)
         params, _ = resolve_place(params)
         query = params.to_query()
-        key = Subscription.key_for(Subscription.Kind.SEARCH, query, None)
+        key = Subscription.key_for(Subscription.Kind.SEARCH, query, None, params.lang)
         subscription, created = Subscription.objects.select_for_update().get_or_create(
             subscriber=subscriber,
             kind=Subscription.Kind.SEARCH,
@@ -340,6 +353,8 @@ def search_url(subscription: Subscription) -> str:
     from urllib.parse import urlencode
 
     pairs = [tuple(pair) for pair in subscription.query]
+    if subscription.language != "en":
+        pairs.append(("lang", subscription.language))  # the words mean what they meant
     return f"{settings.SITE_URL}{reverse('trials:search')}?{urlencode(pairs)}"
 
 
@@ -348,7 +363,7 @@ def search_url(subscription: Subscription) -> str:
 # Saved searches read their filters from subscription columns (NULL = no filter). The alias is
 # `sub`: the search SQL uses `t` for trials and `s` for sites.
 SUBSCRIPTION_REFS = {
-    "query": "sub.tsquery",
+    "query": ("sub.tsquery", "sub.nct_ids"),
     "statuses": "sub.statuses",
     "phases": "sub.phases",
     "study_types": "sub.study_types",
@@ -377,7 +392,8 @@ MATCH_SEARCHES_SQL = f"""
           FROM notifications_subscription, unnest(lexemes) w
          WHERE kind = 'search' AND status = 'active'
     ), t AS MATERIALIZED (
-        SELECT v.id AS version_id, tr.id, tr.search_vector || ''::tsvector AS search_vector,
+        SELECT v.id AS version_id, tr.id, tr.nct_id,
+               tr.search_vector || ''::tsvector AS search_vector,
                ARRAY(SELECT unnest(tsvector_to_array(tr.search_vector))
                      INTERSECT SELECT unnest(asked.words)) AS words,
                tr.overall_status, tr.phases,
@@ -392,6 +408,7 @@ MATCH_SEARCHES_SQL = f"""
     ), wordless AS MATERIALIZED (
         SELECT * FROM notifications_subscription
          WHERE kind = 'search' AND status = 'active' AND lexemes IS NULL
+           AND (tsquery IS NOT NULL OR nct_ids IS NULL)
     )
     INSERT INTO notifications_alertmatch (subscription_id, trial_id, version_id, kind, created_at)
     SELECT DISTINCT ON (sub.id, t.id) sub.id, t.id, t.version_id, 'new', now()
@@ -399,6 +416,10 @@ MATCH_SEARCHES_SQL = f"""
      CROSS JOIN LATERAL (
         SELECT * FROM notifications_subscription worded
          WHERE worded.lexemes && t.words AND worded.kind = 'search' AND worded.status = 'active'
+        UNION ALL
+        SELECT * FROM notifications_subscription named
+         WHERE named.nct_ids @> ARRAY[t.nct_id]::varchar[] AND named.kind = 'search'
+           AND named.status = 'active'
         UNION ALL
         SELECT * FROM wordless
      ) sub
@@ -481,9 +502,9 @@ def naive_match(
         data = QueryDict(mutable=True)
         for key, value in subscription.query:
             data.appendlist(key, value)
-        params, _ = parse_params(data)
+        params, _ = parse_params(data, lang=subscription.language)
         params, _ = resolve_place(params)
-        compiled = compile_query(params.q) if params.q else None
+        compiled = page_compiled(params)
         if params.q and compiled is None:
             continue
         refs, args = _refs_and_args(params, compiled)

@@ -136,7 +136,11 @@ class Subscription(models.Model):
     matched_from_version = models.BigIntegerField(default=0)
 
     # --- compiled search (see trials.search.FILTER_TEMPLATES) ---
+    # The language the words were understood in (trials.query.understand): the page's.
+    language = models.CharField(max_length=8, default="en")
     tsquery = TsQueryField(null=True, blank=True)
+    # Trials the patient named by NCT id: they match whatever the words say.
+    nct_ids = ArrayField(models.CharField(max_length=11), null=True, blank=True)
     statuses = ArrayField(models.CharField(max_length=32), null=True, blank=True)
     phases = ArrayField(models.CharField(max_length=12), null=True, blank=True)
     study_types = ArrayField(models.CharField(max_length=16), null=True, blank=True)
@@ -174,8 +178,10 @@ class Subscription(models.Model):
         return f"{self.kind} subscription #{self.pk}"
 
     @staticmethod
-    def key_for(kind: str, query: list, trial_id: int | None) -> str:
-        raw = f"{kind}|{trial_id}|" + "&".join(f"{k}={v}" for k, v in sorted(query))
+    def key_for(kind: str, query: list, trial_id: int | None, language: str = "en") -> str:
+        # The same words in another language are another search (English keys are unchanged).
+        pairs = [*query, ("lang", language)] if language != "en" else query
+        raw = f"{kind}|{trial_id}|" + "&".join(f"{k}={v}" for k, v in sorted(pairs))
         return hashlib.sha256(raw.encode()).hexdigest()
 
 

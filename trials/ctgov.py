@@ -367,8 +367,17 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
         for i, c in enumerate(_list(contacts.get("centralContacts"), "centralContacts"))
     ]
 
+    # The sponsor's own study id and the other registries' ids (EudraCT, ...): searchable.
+    secondary_ids = [
+        _str(_obj(ident.get("orgStudyIdInfo") or {}, "orgStudyIdInfo").get("id"), "orgStudyId"),
+        *(
+            _str(_obj(s, "secondaryIdInfos[]").get("id"), "secondaryIdInfos[].id")
+            for s in _list(ident.get("secondaryIdInfos"), "secondaryIdInfos")
+        ),
+    ]
     fields = {
         "nct_id": nct_id,
+        "secondary_ids": [i for i in dict.fromkeys(secondary_ids) if i],
         "brief_title": brief_title,
         "official_title": _str(ident.get("officialTitle"), "officialTitle"),
         "acronym": _str(ident.get("acronym"), "acronym", max_length=100),

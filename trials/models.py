@@ -114,6 +114,8 @@ class Trial(models.Model):
     brief_title = models.TextField()
     official_title = models.TextField(blank=True)
     acronym = models.CharField(max_length=100, blank=True)
+    # The sponsor's study id and other registries' ids (EudraCT, CTIS, ...), for search.
+    secondary_ids = ArrayField(models.TextField(), default=list, blank=True)
 
     # --- Status -----------------------------------------------------------------------------
     overall_status = models.CharField(max_length=32, choices=TrialStatus.choices)

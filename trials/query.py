@@ -12,8 +12,11 @@ The contract:
 - `words(text)` is THE normalisation of text into searchable words, used on both sides: when a
   trial's text is indexed and when a query is understood (accents folded, case folded, ™ ® ©
   and punctuation dropped, hyphens and apostrophes split words). Engines may stem after it.
-- An `Understood` is a conjunction of `Clause`s. Every clause that is not negated must match; no
-  negated clause may. A clause matches when any of its `Phrase`s matches in any of its fields.
+- An `Understood` is a conjunction of `Clause`s. Every clause that is neither negated nor
+  optional must match; no negated clause may; an optional clause only ranks. A clause matches
+  when any of its `Phrase`s matches in any of its fields (`FIELDS`: a condition the patient
+  named is looked for in CORE_FIELDS only, so that an exclusion list or a description that
+  mentions it does not make a trial "about" it).
 - A `Phrase` matches when its words occur in that order, at most `slop` positions apart in all
   (0 = adjacent). A one-word phrase is a word. `boost` weighs it in ranking only.
 - `nct_ids` are trials the patient named: they match (and rank first) whatever else the query
@@ -40,7 +43,9 @@ CORE_FIELDS = ("ids", "title", "conditions", "interventions", "sponsor")
 
 _SYMBOLS_RE = re.compile(r"[\u2122\u00ae\u00a9\u2120]")  # ™ ® © ℠: never part of a name
 _SPLIT_RE = re.compile(r"[^\w]+|_", re.UNICODE)
-NCT_RE = re.compile(r"\bnct\s*0*(\d{1,8})\b", re.IGNORECASE)
+# "NCT01234567", "nct 0123 4567", "NCT-1234567": the letters, then up to 8 digits that may be
+# split by spaces; or 8 digits alone starting with 0 (an NCT id without its letters).
+NCT_RE = re.compile(r"\bnct[\s\-_:#]*((?:\d ?){0,7}\d)(?!\d)|\b(0\d{7})\b", re.IGNORECASE)
 
 
 def fold(text: str) -> str:
@@ -71,6 +76,11 @@ class Clause:
     phrases: tuple[Phrase, ...]  # alternatives: the patient's words and their synonyms
     fields: tuple[str, ...] = FIELDS  # where they may match (ranking still weighs fields)
     negated: bool = False
+    # An optional clause never decides what matches: a trial matching it only ranks higher
+    # ("severe" in "asthme severe"). An engine that cannot rank by it may ignore it, never
+    # require it.
+    optional: bool = False
+    source: str = ""  # the patient's words this clause understands (for display, highlighting)
 
 
 @dataclass(frozen=True)
@@ -91,15 +101,26 @@ class Understood:
 
 
 def nct_ids_in(text: str) -> list[str]:
-    """NCT ids written in any case, with or without spaces or leading zeros."""
-    return [f"NCT{int(m.group(1)):08d}" for m in NCT_RE.finditer(text or "")]
+    """NCT ids written in any case, with or without spaces, letters or leading zeros."""
+    found = []
+    for m in NCT_RE.finditer(text or ""):
+        digits = (m.group(1) or m.group(2)).replace(" ", "")
+        if int(digits):
+            found.append(f"NCT{int(digits):08d}")
+    return list(dict.fromkeys(found))
 
 
-# --- a first understanding: the behaviour the portal had, expressed in the contract ---------------
-# (the search-quality work replaces this with patient vocabularies, corrections and languages)
+# --- understanding -------------------------------------------------------------------------
 
-# Words that never make a clause on their own (PostgreSQL's English stopwords, the ones patients
-# type); inside a phrase they still count as positions.
+# Where a condition, a body part or a treatment the patient named is looked for; their own other
+# words are looked for everywhere but in the eligibility criteria (which list what a trial is
+# *not* about as often as what it is about); negated words everywhere.
+CONCEPT_FIELDS = CORE_FIELDS
+TEXT_FIELDS = tuple(f for f in FIELDS if f != "eligibility")
+LANGUAGES = ("en", "fr", "it")
+SYNONYM_BOOST = 0.8  # a registry synonym ranks a little below the patient's own words
+
+# Kept for callers of the first version: PostgreSQL's English stopwords, the ones patients type.
 _STOPWORDS = "a an and are as at be but by for from has have in into is it its of on or that the"
 STOPWORDS = frozenset(
     (_STOPWORDS + " their then there these they this to was were will with").split()
@@ -107,31 +128,118 @@ STOPWORDS = frozenset(
 _TOKEN_RE = re.compile(r'"([^"]*)"?|(-?)([^\s"]+)')
 
 
-def _plain_clauses(chunk: str, negated: bool) -> list[Clause]:
-    """Clauses for unquoted words: known phrases (with their synonyms), then single words."""
-    from trials.synonyms import find_phrases, synonym_table
+def _phrases(terms, own: tuple[str, ...] = ()) -> tuple[Phrase, ...]:
+    """The registry terms and what they also mean, as phrases; the patient's own words first."""
+    from trials.synonyms import expansions
 
-    table = synonym_table()
-    clauses, last = [], 0
-    for start, end, key in find_phrases(chunk):
-        clauses += _word_clauses(chunk[last:start], negated)
-        alternatives = [Phrase(tuple(words(key)))]
-        alternatives += [Phrase(tuple(words(o)), boost=0.8) for o in table.get(key, ())]
+    found: dict[tuple[str, ...], float] = {}
+    if own:
+        found[own] = 1.0
+    for term in terms:
+        found.setdefault(tuple(words(term)), 1.0)
+        for other in expansions(term):
+            found.setdefault(tuple(words(other)), SYNONYM_BOOST)
+    return tuple(Phrase(w, boost=b) for w, b in found.items() if w)
+
+
+def _match_at(content: list[str], i: int, lang: str):
+    """The longest known phrase starting at content word i: (length, kind, terms) or None."""
+    from trials import vocabulary
+
+    longest = min(vocabulary.longest_phrase() + 1, len(content) - i)
+    for length in range(longest, 0, -1):
+        key = tuple(content[i : i + length])
+        entry = vocabulary.lookup(key, lang)
+        if entry is not None and entry.kind == "condition":
+            return length, "condition", entry.terms
+        if length >= 2 and key[0] in vocabulary.CANCER_HEADS | vocabulary.METASTASIS_HEADS:
+            # "cancer du sein", "tumore al polmone", "métastases osseuses", "cancer of the lung"
+            organ = vocabulary.body_part(key[1:], lang)
+            if organ is not None:
+                if key[0] in vocabulary.METASTASIS_HEADS:
+                    name = organ[0]
+                    return length, "condition", (f"{name} metastases", f"{name} metastasis")
+                return length, "condition", organ[1] or (f"{organ[0]} cancer",)
+        if length >= 2 and key[-1] in vocabulary.CANCER_HEADS:
+            organ = vocabulary.body_part(key[:-1], "en")  # "tongue cancer", "lung tumour"
+            if organ is not None and organ[1]:
+                return length, "condition", organ[1]
+        if entry is not None:
+            return length, entry.kind, entry.terms
+        organ = vocabulary.body_part(key, lang)
+        if organ is not None and (length > 1 or len(key[0]) >= 4):
+            return length, "anatomy", (organ[0],)
+    return None
+
+
+def _concept_clauses(chunk: str, lang: str, negated: bool = False) -> list[Clause]:
+    """Unquoted words → clauses: known phrases in the patient's language or in English
+    (conditions with their registry names and synonyms, body parts, treatments), then the
+    remaining words one by one."""
+    from trials import vocabulary
+
+    dropped = vocabulary.function_words(lang)
+    content: list[str] = []
+    token_of: list[int] = []  # which whitespace-separated token each content word came from
+    for number, token in enumerate(chunk.split()):
+        for word in words(token):
+            if word not in dropped:
+                content.append(word)
+                token_of.append(number)
+    clauses: list[Clause] = []
+    i = 0
+    while i < len(content):
+        found = _match_at(content, i, lang)
+        if found is None:
+            # An unknown word; the unknown words of one token ("PACIFIC-8", "MK-2870") are one
+            # phrase, so that an acronym or a code is found as written.
+            end = i + 1
+            while (
+                end < len(content)
+                and token_of[end] == token_of[i]
+                and _match_at(content, end, lang) is None
+            ):
+                end += 1
+            phrase = tuple(content[i:end])
+            fields = FIELDS if negated else TEXT_FIELDS
+            clauses.append(Clause((Phrase(phrase),), fields, negated, source=" ".join(phrase)))
+            i = end
+            continue
+        length, kind, terms = found
+        source = " ".join(content[i : i + length])
+        i += length
+        if kind == "drop" or not any(terms):
+            continue
+        own = tuple(words(source)) if lang == "en" and kind == "condition" else ()
+        fields = FIELDS if negated else CONCEPT_FIELDS
+        if kind == "modifier":
+            fields = FIELDS if negated else TEXT_FIELDS
         clauses.append(
-            Clause(tuple(dict.fromkeys(p for p in alternatives if p.words)), negated=negated)
+            Clause(
+                _phrases(terms, own),
+                fields,
+                negated,
+                optional=kind in ("modifier", "anatomy") and not negated,
+                source=source,
+            )
         )
-        last = end
-    return clauses + _word_clauses(chunk[last:], negated)
+    return clauses
 
 
-def _word_clauses(chunk: str, negated: bool) -> list[Clause]:
-    return [Clause((Phrase((w,)),), negated=negated) for w in words(chunk) if w not in STOPWORDS]
+def _settle(clauses: list[Clause]) -> list[Clause]:
+    """A body part or a modifier only ranks beside a condition or words that restrict; alone,
+    it is what the patient asks for."""
+    if any(not c.negated and not c.optional for c in clauses):
+        return clauses
+    return [Clause(c.phrases, c.fields, c.negated, False, c.source) for c in clauses]
 
 
 def understand(text: str, lang: str = "en") -> Understood:
-    """The patient's words → clauses: quoted phrases, `-word` exclusions, `or` between two
-    words, and known phrases (trials/synonyms.txt) with their synonyms as whole phrases."""
+    """The patient's words → clauses: NCT ids; quoted phrases; `-word` exclusions; `or` between
+    two words; known phrases in the page's language or in English (conditions with their
+    registry names and synonyms, body parts, treatments) and the remaining words."""
     text = (text or "").strip()
+    lang = lang if lang in LANGUAGES else "en"
     ids = nct_ids_in(text)
     rest = fold(NCT_RE.sub(" ", text))
     clauses: list[Clause] = []
@@ -139,12 +247,12 @@ def understand(text: str, lang: str = "en") -> Understood:
     pending_or = False
 
     def flush() -> None:
-        clauses.extend(_plain_clauses(" ".join(run), negated=False))
+        clauses.extend(_concept_clauses(" ".join(run), lang))
         run.clear()
 
     for match in _TOKEN_RE.finditer(rest):
         quoted, minus, bare = match.group(1), match.group(2), match.group(3)
-        if quoted is None and bare == "or" and (run or clauses):
+        if quoted is None and bare in ("or", "ou", "o") and (run or clauses):
             flush()
             pending_or = True
             continue
@@ -153,13 +261,23 @@ def understand(text: str, lang: str = "en") -> Understood:
             continue
         flush()
         if quoted is not None:
-            new = [Clause((Phrase(tuple(words(quoted))),))] if words(quoted) else []
+            quoted_words = tuple(words(quoted))
+            new = (
+                [Clause((Phrase(quoted_words),), TEXT_FIELDS, source=quoted)]
+                if quoted_words
+                else []
+            )
         else:
-            new = _plain_clauses(bare, negated=bool(minus))
+            new = _concept_clauses(bare, lang, negated=bool(minus))
         if pending_or and new and clauses and not clauses[-1].negated and not new[0].negated:
             previous = clauses.pop()
-            new[0] = Clause(previous.phrases + new[0].phrases, previous.fields)
+            merged_fields = tuple(f for f in FIELDS if f in previous.fields or f in new[0].fields)
+            new[0] = Clause(
+                previous.phrases + new[0].phrases,
+                merged_fields,
+                source=f"{previous.source} or {new[0].source}",
+            )
         clauses.extend(new)
         pending_or = False
     flush()
-    return Understood(text=text, language=lang, clauses=tuple(clauses), nct_ids=tuple(ids))
+    return Understood(text=text, language=lang, clauses=tuple(_settle(clauses)), nct_ids=tuple(ids))

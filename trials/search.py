@@ -30,7 +30,7 @@ from trials import geo
 from trials.countries import country_name
 from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
-from trials.synonyms import find_phrases, synonym_table
+from trials.query import FIELDS, LANGUAGES, Clause, Understood, understand
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 500  # longer queries are cut: no patient types more, and tsquery cost grows
@@ -90,6 +90,7 @@ NEAR_PER_TRIAL_SQL = (
 
 # name → SQL testing trial `t` against the value expression {v}. Order matters only for reading.
 FILTER_TEMPLATES = {
+    # ("tsquery", "NCT ids"): the words, or a trial the patient named (see query_sql).
     "query": "t.search_vector @@ {v}",
     "statuses": "t.overall_status = ANY({v})",
     "phases": "t.phases && {v}",
@@ -119,6 +120,10 @@ def filter_sql(
     for name, template in FILTER_TEMPLATES.items():
         if name not in refs:
             continue
+        if name == "query" and isinstance(refs["query"], tuple):
+            clause, guard = query_sql(*refs["query"], optional=optional)
+            clauses.append(clause)
+            continue
         if name == "near":
             lat, lon, radius = refs["near"]
             template = NEAR_PER_TRIAL_SQL if near_per_trial else template
@@ -129,6 +134,25 @@ def filter_sql(
             guard = refs[name]
         clauses.append(f"({guard} IS NULL OR ({clause}))" if optional else f"({clause})")
     return " AND ".join(clauses) or "TRUE"
+
+
+def query_sql(tsquery: str, nct_ids: str | None, *, optional: bool = False) -> tuple[str, str]:
+    """The match of the words (`tsquery`, an SQL tsquery value) or of the trials the patient
+    named (`nct_ids`, an SQL text[] value, or None when there are none), as (clause, guard).
+
+    A NULL tsquery matches nothing and NULL ids name no trial (x @@ NULL and x = ANY(NULL) are
+    NULL, false in a WHERE clause), so a saved search keeps either in a NULL column. With
+    `optional` (saved searches), a search with neither matches every trial.
+    """
+    if nct_ids is None:
+        clause = f"t.search_vector @@ {tsquery}"
+        guard = tsquery
+    else:
+        clause = f"(t.search_vector @@ {tsquery} OR t.nct_id = ANY({nct_ids}))"
+        guard = f"{tsquery} IS NULL AND {nct_ids}"
+    if optional:
+        return f"({guard} IS NULL OR {clause})", guard
+    return f"({clause})", guard
 
 
 # --- parameters ----------------------------------------------------------------------------------
@@ -161,6 +185,10 @@ class SearchParams:
     radius_km: int | None = DEFAULT_RADIUS_KM  # None = any distance
     sort: str = ""  # "" = the best for the search: relevance, else distance, else updated
     point: geo.Point | None = None  # `near` resolved
+    # The language the words are understood in: the page's, or the API's `lang=` (not part of
+    # to_query: the page's URL is the same in every language).
+    lang: str = "en"
+    exact: bool = False  # the words as typed, never corrected ("search instead for ...")
 
     @property
     def effective_sort(self) -> str:
@@ -204,6 +232,8 @@ class SearchParams:
                 pairs.append(("radius", str(self.radius_km) if self.radius_km else "any"))
         if self.sort:
             pairs.append(("sort", self.sort))
+        if self.exact:
+            pairs.append(("exact", "1"))
         return pairs
 
 
@@ -221,8 +251,9 @@ PHASE_VALUES = {p.value for p in Phase}
 TYPE_VALUES = {t.value for t in StudyType}
 
 
-def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
-    """GET data (a QueryDict) → SearchParams and the parameters that were refused.
+def parse_params(data, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
+    """GET data (a QueryDict) → SearchParams and the parameters that were refused. `lang` is
+    the language of the words unless the data say `lang=` (the page passes its own).
 
     Nothing here raises: a bad value is dropped and reported, so the page can still search
     (with a message) and the API can answer 400 naming the parameter.
@@ -304,6 +335,12 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
         else:
             errors.append(ParamError("radius", "must be a number of kilometres or 'any'"))
 
+    exact = one("exact", 10).lower() in ("1", "true", "yes")
+    raw_lang = one("lang", 10).lower()
+    if raw_lang and raw_lang not in LANGUAGES:
+        errors.append(ParamError("lang", f"must be one of {', '.join(LANGUAGES)}"))
+    lang = raw_lang if raw_lang in LANGUAGES else (lang if lang in LANGUAGES else "en")
+
     sort = one("sort", 20).lower()
     if sort and sort not in SORTS:
         errors.append(ParamError("sort", f"must be one of {', '.join(SORTS)}"))
@@ -322,6 +359,8 @@ def parse_params(data) -> tuple[SearchParams, list[ParamError]]:
         near=near,
         radius_km=radius,
         sort=sort,
+        lang=lang,
+        exact=exact,
     )
     return params, errors
 
@@ -361,67 +400,96 @@ def resolve_place(params: SearchParams) -> tuple[SearchParams, str | None]:
     return params, geo.suggest(params.near)
 
 
-# --- the query text → tsquery --------------------------------------------------------------------
+# --- the understood query → tsquery -------------------------------------------------------
+
+# Where each field of query.FIELDS is in the stored vectors (trigger of migration
+# 0009_search_understanding): A titles, acronym, secondary ids, conditions and their MeSH
+# terms; B broader MeSH terms, keywords, interventions and their other names, sponsors;
+# C summaries and description; D eligibility.
+FIELD_WEIGHTS = {
+    "ids": "A",
+    "title": "A",
+    "conditions": "AB",
+    "interventions": "B",
+    "sponsor": "B",
+    "summary": "C",
+    "description": "C",
+    "eligibility": "D",
+}
+_LEXEME_RE = re.compile(r"'((?:[^']|'')*)'")
 
 
 @dataclass
 class CompiledQuery:
-    tsquery: str  # tsquery text, cast with ::tsquery
-    expanded: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    tsquery: str | None  # what must match (tsquery text), None when only NCT ids were asked
+    nct_ids: list[str] = field(default_factory=list)  # trials named: they match and come first
+    rank_tsquery: str = ""  # what ranks: the match and the optional clauses
+    understood: Understood | None = None
+
+    @property
+    def highlight_tsquery(self) -> str:
+        """Every word that matched or ranked, whatever its field (for marking snippets)."""
+        return re.sub(r"':[A-D]+", "'", self.rank_tsquery or "")
 
 
-_PLACEHOLDER = "zzsyn{}q"
+def _weights(fields: tuple[str, ...]) -> str:
+    if set(fields) >= set(FIELDS):
+        return ""
+    return "".join(sorted({w for f in fields for w in FIELD_WEIGHTS.get(f, "")}))
 
 
-def compile_query(q: str) -> CompiledQuery | None:
-    """The patient's words → a tsquery, with synonyms and abbreviations OR-ed in.
+def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQuery | None:
+    """An understood query → tsqueries: each phrase a phrase query (`<->`, `<N>` over
+    stopwords, stemmed by PostgreSQL's English configuration), restricted to its clause's
+    fields by weight labels ('cancer':AB); the phrases of a clause OR-ed, the clauses AND-ed,
+    negated ones with `!`. None when nothing searchable is left (only stopwords).
 
-    websearch_to_tsquery parses the syntax (quotes, "or", "-word"); each known phrase is first
-    replaced by a placeholder word, whose lexeme is then swapped for the OR of the phrase and
-    its synonyms (each a phrase query). None when nothing searchable is left (only stopwords).
+    A phrase with slop > 0 is matched as its words anywhere in those fields (tsquery has no
+    "within N" operator): a superset, never fewer trials.
     """
-    text = fold(q)
-    if not text.strip():
+    if isinstance(understood, str):
+        understood = understand(understood, lang)
+    phrases = [(c, p) for c in understood.clauses for p in c.phrases]
+    if not phrases and not understood.nct_ids:
         return None
-    phrases = find_phrases(text)
-    table = synonym_table()
-    pieces, last = [], 0
-    expansions: list[tuple[str, tuple[str, ...]]] = []
-    alternatives: list[str] = []
-    functions: list[str] = []
-    for index, (start, end, phrase) in enumerate(phrases[:10]):
-        pieces.append(text[last:start])
-        pieces.append(f" {_PLACEHOLDER.format(index)} ")
-        others = table.get(phrase, ())
-        expansions.append((phrase, others))
-        # Inside quotes the words must follow each other; otherwise they may be anywhere in
-        # the trial's text, like any unquoted words.
-        quoted = text.count('"', 0, start) % 2 == 1
-        for alternative in (phrase, *others):
-            alternatives.append(alternative)
-            functions.append("phrase" if quoted else "plain")
-        last = end
-    pieces.append(text[last:])
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT websearch_to_tsquery('english', %s)::text,
-                      ARRAY(SELECT CASE f WHEN 'phrase' THEN phraseto_tsquery('english', p)::text
-                                          ELSE plainto_tsquery('english', p)::text END
-                              FROM unnest(%s::text[], %s::text[]) AS x(p, f))""",
-            ["".join(pieces), alternatives, functions],
+            """SELECT ARRAY(SELECT CASE WHEN s > 0 THEN plainto_tsquery('english', p)::text
+                                        ELSE phraseto_tsquery('english', p)::text END
+                              FROM unnest(%s::text[], %s::int[]) WITH ORDINALITY AS x(p, s, n)
+                             ORDER BY n)""",
+            [[" ".join(p.words) for _c, p in phrases], [p.slop for _c, p in phrases]],
         )
-        base, phrase_queries = cursor.fetchone()
-    if not base:
+        compiled_phrases = cursor.fetchone()[0] if phrases else []
+    by_clause: dict[int, list[str]] = {}
+    for (clause, _phrase), text in zip(phrases, compiled_phrases, strict=True):
+        if not text:
+            continue  # only stopwords
+        weights = _weights(clause.fields)
+        if weights:
+            text = _LEXEME_RE.sub(lambda m, w=weights: f"{m.group(0)}:{w}", text)
+        group = by_clause.setdefault(id(clause), [])
+        if f"( {text} )" not in group:
+            group.append(f"( {text} )")
+
+    def joined(clause: Clause) -> str | None:
+        group = by_clause.get(id(clause))
+        return "( " + " | ".join(group) + " )" if group else None
+
+    required = [joined(c) for c in understood.clauses if not c.negated and not c.optional]
+    negated = [joined(c) for c in understood.clauses if c.negated]
+    optional = [joined(c) for c in understood.clauses if c.optional and not c.negated]
+    parts = [q for q in required if q] + [f"!{q}" for q in negated if q]
+    tsquery = " & ".join(parts) if parts else None
+    if tsquery is None and not understood.nct_ids:
         return None
-    position = 0
-    for index, (_phrase, others) in enumerate(expansions):
-        group = list(
-            dict.fromkeys(q for q in phrase_queries[position : position + 1 + len(others)] if q)
-        )
-        position += 1 + len(others)
-        replacement = "( " + " | ".join(f"( {g} )" for g in group) + " )" if group else "''"
-        base = base.replace(f"'{_PLACEHOLDER.format(index)}'", replacement)
-    return CompiledQuery(tsquery=base, expanded=expansions)
+    ranked = [q for q in [tsquery, *optional] if q]
+    return CompiledQuery(
+        tsquery=tsquery,
+        nct_ids=list(understood.nct_ids),
+        rank_tsquery=" | ".join(ranked) if ranked else "",
+        understood=understood,
+    )
 
 
 # --- running it ----------------------------------------------------------------------------------
@@ -447,6 +515,9 @@ class SearchResult:
     place_suggestion: str | None = None  # "did you mean" for the place
     place_unknown: bool = False
     query_empty: bool = False  # the words were all stopwords
+    # The words found nothing: these are the results of this close phrase instead.
+    corrected_to: str | None = None
+    compiled: "CompiledQuery | None" = None  # what was searched (saved searches keep it)
 
     @property
     def has_next(self) -> bool:
@@ -461,8 +532,14 @@ def _refs_and_args(params: SearchParams, compiled: CompiledQuery | None) -> tupl
     refs: dict = {}
     args: dict = {}
     if compiled:
-        refs["query"] = "%(tsquery)s::tsquery"
+        refs["query"] = (
+            "%(tsquery)s::tsquery",
+            "%(nct_ids)s::text[]" if compiled.nct_ids else None,
+        )
         args["tsquery"] = compiled.tsquery
+        args["rank_tsquery"] = compiled.rank_tsquery or compiled.tsquery or ""
+        if compiled.nct_ids:
+            args["nct_ids"] = compiled.nct_ids
     if params.statuses:
         refs["statuses"] = "%(statuses)s::text[]"
         args["statuses"] = list(params.statuses)
@@ -510,7 +587,10 @@ def _order_sql(
         f"(CASE WHEN t.sites_confirmed_at >= %(fresh_since)s THEN 1.0"
         f" ELSE {UNCONFIRMED_RANK_FACTOR} END)"
     )
-    rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery) * {freshness}"
+    rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(rank_tsquery)s::tsquery) * {freshness}"
+    if compiled and compiled.nct_ids:
+        # The trials the patient named come first, whatever else the query says.
+        rank = f"(t.nct_id = ANY(%(nct_ids)s::text[]))::int * 1000 + {rank}"
     nearest = (
         nearest
         or f"""(SELECT min({DISTANCE_SQL.format(lat="%(lat)s", lon="%(lon)s")})
@@ -554,8 +634,36 @@ def search_trials(
     page_size: int = PAGE_SIZE,
     with_facets: bool = True,
 ) -> SearchResult:
-    """Run a search (resolve the place first with resolve_place)."""
-    compiled = compile_query(params.q) if params.q else None
+    """Run a search (resolve the place first with resolve_place).
+
+    When the words find nothing and a close phrase of the vocabulary does, the results are
+    those of that phrase, and `corrected_to` says so ("Showing results for ...").
+    """
+    compiled = compile_query(understand(params.q, params.lang)) if params.q else None
+    result = _search(params, compiled, page=page, page_size=page_size, with_facets=with_facets)
+    if params.q and result.count == 0 and not params.exact:
+        from trials.corrections import correct
+
+        for candidate in correct(params.q, params.lang):
+            fixed = compile_query(understand(candidate, params.lang))
+            if fixed is None:
+                continue
+            other = _search(params, fixed, page=page, page_size=page_size, with_facets=with_facets)
+            if other.count:
+                other.corrected_to = candidate
+                return other
+        result.suggestion = suggest_query(params.q)
+    return result
+
+
+def _search(
+    params: SearchParams,
+    compiled: CompiledQuery | None,
+    *,
+    page: int,
+    page_size: int,
+    with_facets: bool,
+) -> SearchResult:
     refs, args = _refs_and_args(params, compiled)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
@@ -593,9 +701,8 @@ def search_trials(
         num_pages=num_pages,
         facets=facets,
         query_empty=bool(params.q) and compiled is None,
+        compiled=compiled,
     )
-    if params.q and count == 0:
-        result.suggestion = suggest_query(params.q)
     if params.near and not params.point:
         result.place_unknown = True
         result.place_suggestion = geo.suggest(params.near)
@@ -626,7 +733,9 @@ def _matching_cursor(text_search: bool):
 
 
 def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> list[tuple]:
-    rank = f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(tsquery)s::tsquery)" if compiled else "0"
+    rank = (
+        f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(rank_tsquery)s::tsquery)" if compiled else "0"
+    )
     # Not part of the cache keys (it changes every second); cached ranks live 15 minutes.
     fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
     join, where, nearest = "", filter_sql(refs), None
@@ -680,7 +789,7 @@ def _snippets(ids: list[int], compiled: CompiledQuery) -> dict[int, str]:
                         coalesce(nullif(t.plain_summary, ''), t.brief_summary),
                         %s::tsquery, %s)
                  FROM trials_trial t WHERE t.id = ANY(%s)""",
-            [compiled.tsquery, options, ids],
+            [compiled.highlight_tsquery, options, ids],
         )
         rows = cursor.fetchall()
     return {trial_id: highlight(text) for trial_id, text in rows}

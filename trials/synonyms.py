@@ -43,6 +43,33 @@ def synonym_table() -> dict[str, tuple[str, ...]]:
 
 
 @functools.cache
+def equivalent_table() -> dict[str, tuple[str, ...]]:
+    """phrase → the phrases of its "=" groups only (what it is another name for)."""
+    equivalents: dict[str, set[str]] = {}
+    for raw in SYNONYMS_FILE.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("= "):
+            group = [_phrase_key(p) for p in line[2:].split(",") if p.strip()]
+            for phrase in group:
+                equivalents.setdefault(phrase, set()).update(p for p in group if p != phrase)
+    return {phrase: tuple(sorted(others)) for phrase, others in equivalents.items()}
+
+
+def expansions(phrase: str) -> tuple[str, ...]:
+    """What a search for `phrase` also finds: its synonyms and narrower terms, and the other
+    names of those (one step: "throat cancer" → "head and neck cancer" → "head and neck
+    neoplasms"), never the broader terms of its narrower terms."""
+    key = _phrase_key(phrase)
+    direct = synonym_table().get(key, ())
+    equivalents = equivalent_table()
+    found = dict.fromkeys(direct)
+    for other in direct:
+        found.update(dict.fromkeys(equivalents.get(other, ())))
+    found.pop(key, None)
+    return tuple(found)
+
+
+@functools.cache
 def _phrase_re() -> re.Pattern:
     # Longest phrases first so "head and neck cancer" wins over "cancer"; an optional plural.
     phrases = sorted(synonym_table(), key=len, reverse=True)

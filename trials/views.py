@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
@@ -24,6 +24,7 @@ from trials.changes import describe, field_labels
 from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
+from trials.query import understand
 from trials.search import (
     DEFAULT_RADIUS_KM,
     RADII_KM,
@@ -39,8 +40,11 @@ def search(request):
     limited = ratelimit.search_limited(request)
     if limited:
         return limited
-    params, errors = parse_params(request.GET)
+    params, errors = parse_params(request.GET, lang=(get_language() or "en")[:2])
     params, _suggestion = resolve_place(params)
+    named = _named_trial(params) if "HX-Request" not in request.headers else None
+    if named is not None:
+        return redirect(named.get_absolute_url())  # the patient typed its NCT id
     page = parse_page(request.GET.get("page"))
     # The results are only computed when the cached results region (full pages) misses.
     result = SimpleLazyObject(functools.cache(lambda: search_trials(params, page=page)))
@@ -71,6 +75,16 @@ def search(request):
         response = render(request, "trials/search.html", ctx)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _named_trial(params) -> Trial | None:
+    """The trial whose NCT id is all the words of the search (any case, spaces), if any."""
+    if not params.q:
+        return None
+    understood = understand(params.q, params.lang)
+    if len(understood.nct_ids) != 1 or understood.clauses:
+        return None
+    return Trial.objects.only("nct_id").filter(nct_id=understood.nct_ids[0]).first()
 
 
 # A rendered results region lives until the next import or site confirmation (the search

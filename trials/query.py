@@ -107,7 +107,7 @@ def nct_ids_in(text: str) -> list[str]:
         digits = (m.group(1) or m.group(2)).replace(" ", "")
         if int(digits):
             found.append(f"NCT{int(digits):08d}")
-    return list(dict.fromkeys(found))
+    return found
 
 
 # --- understanding -------------------------------------------------------------------------

@@ -641,10 +641,10 @@ def search_trials(
     """
     compiled = compile_query(understand(params.q, params.lang)) if params.q else None
     result = _search(params, compiled, page=page, page_size=page_size, with_facets=with_facets)
-    if params.q and result.count == 0 and not params.exact:
+    if params.q and result.count == 0:
         from trials.corrections import correct
 
-        for candidate in correct(params.q, params.lang):
+        for candidate in () if params.exact else correct(params.q, params.lang):
             fixed = compile_query(understand(candidate, params.lang))
             if fixed is None:
                 continue

@@ -28,18 +28,15 @@ def ids(result) -> list[str]:
     return [hit.trial.nct_id for hit in result.hits]
 
 
-def test_a_title_match_outranks_an_eligibility_mention():
-    # "cryotherapy" is in the seed trial's title; make another open trial mention it only in
-    # its eligibility text.
+def test_a_mention_in_the_eligibility_criteria_alone_is_not_a_match():
+    # "cryotherapy" is in the seed trial's title; another open trial mentions it only in its
+    # eligibility text ("No prior cryotherapy"): it is not a cryotherapy trial.
     other = Trial.objects.get(nct_id="NCT06256588")
     other.eligibility_criteria += "\n* No prior cryotherapy"
     other.save()
-    result = run("q=cryotherapy")
-    order = ids(result)
+    order = ids(run("q=cryotherapy"))
     assert order[0] == "NCT05738187"
-    assert "NCT06256588" in order
-    ranks = {h.trial.nct_id: h.rank for h in result.hits}
-    assert ranks["NCT05738187"] > 3 * ranks["NCT06256588"]
+    assert "NCT06256588" not in order
 
 
 def test_patients_words_find_mesh_terms_and_abbreviations():
@@ -68,7 +65,7 @@ def test_web_search_syntax_works():
     assert 0 < without.count < broad.count
     for hit in without.hits:
         assert "metastat" not in str(hit.trial.search_vector)
-    either = run("q=asthma or psoriasis&status=any")
+    either = run("q=asthma or glaucoma&status=any")
     assert either.count >= run("q=asthma&status=any").count + 1
     exact = run('q="proton therapy"&status=any')
     assert "NCT07635641" in ids(exact)
@@ -90,11 +87,12 @@ def test_highlight_escapes_everything_but_its_own_marks():
 
 
 @pytest.mark.parametrize(("typo", "fixed"), [("carcinomma", "carcinoma"), ("lymphona", "lymphoma")])
-def test_typos_get_a_did_you_mean(typo, fixed):
+def test_typos_show_results_for_a_close_term_or_a_did_you_mean(typo, fixed):
     result = run(f"q={typo}")
-    assert result.count == 0
-    assert result.suggestion == fixed
-    assert run(f"q={fixed}&status=any").count > 0
+    assert result.corrected_to.lower() == fixed and result.count > 0
+    exact = run(f"q={typo}&exact=1")
+    assert exact.count == 0
+    assert exact.suggestion == fixed
 
 
 def test_no_suggestion_when_every_word_is_known():

@@ -63,9 +63,17 @@ def test_no_results_explains_why_and_offers_to_widen(client):
     assert "Search within 25 km" in html
 
 
-def test_a_typo_gets_a_did_you_mean_link(client):
+def test_a_typo_shows_results_for_the_close_term_with_a_way_back(client):
     html = client.get("/trials/", {"q": "lymphona"}).content.decode()
-    assert "Did you mean" in html and "q=lymphoma" in html
+    assert "Showing results for <strong>Lymphoma</strong>" in html
+    assert "exact=1" in html and "lymphona" in html
+    exact = client.get("/trials/", {"q": "lymphona", "exact": "1"}).content.decode()
+    assert "Did you mean" in exact and "q=lymphoma" in exact
+
+
+def test_an_nct_id_goes_straight_to_the_trial(client):
+    response = client.get("/trials/", {"q": "nct 0612 9864"})
+    assert response.status_code == 302 and response["Location"].endswith("NCT06129864/")
 
 
 def test_an_unknown_place_says_so_and_suggests(client):

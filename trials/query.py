@@ -234,6 +234,19 @@ def _settle(clauses: list[Clause]) -> list[Clause]:
     return [Clause(c.phrases, c.fields, c.negated, False, c.source) for c in clauses]
 
 
+def _quoted_clauses(quoted: str, lang: str) -> list[Clause]:
+    """A quoted phrase: its words together, in order; a known phrase keeps its synonyms (each
+    a phrase too: "head and neck cancer" also finds "HNSCC")."""
+    from trials import vocabulary
+
+    quoted_words = tuple(words(quoted))
+    if not quoted_words:
+        return []
+    entry = vocabulary.lookup(vocabulary.content_key(quoted, lang), lang)
+    terms = entry.terms if entry is not None and entry.kind == "condition" else ()
+    return [Clause(_phrases(terms, quoted_words), TEXT_FIELDS, source=quoted)]
+
+
 def understand(text: str, lang: str = "en") -> Understood:
     """The patient's words → clauses: NCT ids; quoted phrases; `-word` exclusions; `or` between
     two words; known phrases in the page's language or in English (conditions with their
@@ -261,12 +274,7 @@ def understand(text: str, lang: str = "en") -> Understood:
             continue
         flush()
         if quoted is not None:
-            quoted_words = tuple(words(quoted))
-            new = (
-                [Clause((Phrase(quoted_words),), TEXT_FIELDS, source=quoted)]
-                if quoted_words
-                else []
-            )
+            new = _quoted_clauses(quoted, lang)
         else:
             new = _concept_clauses(bare, lang, negated=bool(minus))
         if pending_or and new and clauses and not clauses[-1].negated and not new[0].negated:

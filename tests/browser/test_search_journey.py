@@ -23,8 +23,8 @@ def test_search_filter_without_reload_and_open_a_trial(page):
 
     # Filters update the results in place (htmx), and the URL follows.
     page.evaluate("window.__noReload = true")
-    page.get_by_label(re.compile("Active, not recruiting")).check()
-    expect(page).to_have_url(re.compile(r"status=ACTIVE_NOT_RECRUITING"))
+    page.get_by_label(re.compile("Not yet recruiting")).uncheck()
+    expect(page).to_have_url(re.compile(r"status=RECRUITING(?!.*NOT_YET)"))
     expect(page.get_by_role("status")).to_contain_text("found")
     assert page.evaluate("window.__noReload") is True  # same document: no reload
 

@@ -238,7 +238,8 @@ TRIAGE_EMAIL = envemail("TRIAGE_EMAIL", "triage@trialfinder.localhost")
 _EMAIL_BACKENDS = {
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
     "console": "django.core.mail.backends.console.EmailBackend",
-    "file": "django.core.mail.backends.filebased.EmailBackend",
+    # One .eml file per message, which any mail client opens (config/mail.py).
+    "file": "config.mail.EmlFileBackend",
     "locmem": "django.core.mail.backends.locmem.EmailBackend",
 }
 EMAIL_BACKEND = _EMAIL_BACKENDS[envchoice("EMAIL_BACKEND", "smtp", list(_EMAIL_BACKENDS))]
@@ -316,7 +317,8 @@ USE_TZ = True
 
 # --- Static files --------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (and whitenoise serves from) with DEBUG=False.
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -334,8 +336,14 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Security ------------------------------------------------------------------------------
 SECURE_HTTPS = SITE_URL.startswith("https://")
-SESSION_COOKIE_SECURE = SECURE_HTTPS
-CSRF_COOKIE_SECURE = SECURE_HTTPS
+# Cookies only over HTTPS. Defaults to SITE_URL's scheme; the production-like browser tests
+# (tests/browser/test_emailed_links.py) also turn it on over http://localhost, which browsers
+# treat as a secure context.
+SECURE_COOKIES = envbool("SECURE_COOKIES", SECURE_HTTPS)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+# A refused form shows what happened and what to do, in the patient's language (templates/403.html).
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 # Scripts read the CSRF token from the page (a hidden input), never from the cookie.
 CSRF_COOKIE_HTTPONLY = True

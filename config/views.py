@@ -1,14 +1,16 @@
-"""Service-level views: the health check."""
+"""Service-level views: the health check, and the page a refused form (CSRF) shows."""
 
 import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from redis.exceptions import RedisError
 
+from config.privacy import private
 from config.redis import get_redis
 
 
@@ -83,3 +85,14 @@ def bench_trivial(request):
     if not settings.BENCH_TRIVIAL_VIEW:
         raise Http404
     return HttpResponse("ok")
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form Django refused (no CSRF cookie, an expired token, a post from
+    another site). The patient reads what happened and what to do, in their language; Django's
+    reason is for developers and stays out of the page.
+
+    Private: the page links back to the form's address, which may hold a secret link's token.
+    """
+    ctx = {"csrf_failed": True, "retry_url": request.path}
+    return private(render(request, "403.html", ctx, status=403))

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config import ratelimit
+from config.privacy import private_page
 from notifications import alerts
 from notifications.forms import AlertForm, FrequencyForm
 from notifications.models import Subscription, SubscriptionStatus
@@ -31,14 +32,6 @@ SUBSCRIBE_LIMITS = (
     ratelimit.Limit("subscribe-ip", 10, 3600),
     ratelimit.Limit("subscribe-email", 5, 86400),
 )
-
-
-def _no_referrer(response):
-    """Pages reached from signed links: the token must not leak to other sites."""
-    response["Referrer-Policy"] = "no-referrer"
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _rate_limited(request, email: str):
@@ -115,24 +108,23 @@ def check_email(request):
     )
 
 
+@private_page
 @require_http_methods(["GET", "POST"])
 def confirm(request, token):
     """GET shows a button; POST confirms (mail scanners follow links, they do not press)."""
     if request.method == "POST":
         subscription = alerts.subscription_confirm(token)
         if subscription is None:
-            return _no_referrer(_invalid_link(request))
+            return _invalid_link(request)
         manage_url = reverse(
             "notifications:manage", args=[alerts.manage_token(subscription.subscriber)]
         )
-        return _no_referrer(
-            render(
-                request,
-                "notifications/confirmed.html",
-                {"subscription": subscription, "manage_url": manage_url},
-            )
+        return render(
+            request,
+            "notifications/confirmed.html",
+            {"subscription": subscription, "manage_url": manage_url},
         )
-    return _no_referrer(render(request, "notifications/confirm.html", {"token": token}))
+    return render(request, "notifications/confirm.html", {"token": token})
 
 
 def _invalid_link(request):
@@ -144,21 +136,22 @@ def _invalid_link(request):
     )
 
 
+@private_page
 @require_http_methods(["GET", "POST"])
 def manage(request, token):
     subscriber = alerts.subscriber_from_token(token)
     if subscriber is None:
-        return _no_referrer(_invalid_link(request))
+        return _invalid_link(request)
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action == "delete-all":
             alerts.subscriber_erase(subscriber)
-            return _no_referrer(render(request, "notifications/erased.html"))
+            return render(request, "notifications/erased.html")
         subscription = subscriber.subscriptions.filter(
             id=_int(request.POST.get("subscription"))
         ).first()
         if subscription is None:
-            return _no_referrer(_invalid_link(request))
+            return _invalid_link(request)
         if action == "delete":
             subscription.delete()
         elif action == "pause":
@@ -183,16 +176,14 @@ def manage(request, token):
         }
         for s in subscriber.subscriptions.select_related("trial")
     ]
-    return _no_referrer(
-        render(
-            request,
-            "notifications/manage.html",
-            {
-                "subscriber": subscriber,
-                "subscriptions": subscriptions,
-                "frequencies": FrequencyForm().fields["frequency"].choices,
-            },
-        )
+    return render(
+        request,
+        "notifications/manage.html",
+        {
+            "subscriber": subscriber,
+            "subscriptions": subscriptions,
+            "frequencies": FrequencyForm().fields["frequency"].choices,
+        },
     )
 
 
@@ -203,17 +194,18 @@ def _int(value) -> int | None:
         return None
 
 
+@private_page
 @csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without our cookies
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):
     if request.method == "POST":
         deleted = alerts.subscriptions_unsubscribe(token)
         if deleted is None:
-            return _no_referrer(_invalid_link(request))
+            return _invalid_link(request)
         if request.POST.get("List-Unsubscribe") == "One-Click":
-            return _no_referrer(HttpResponse(status=200))
-        return _no_referrer(render(request, "notifications/unsubscribed.html"))
-    return _no_referrer(render(request, "notifications/unsubscribe.html", {"token": token}))
+            return HttpResponse(status=200)
+        return render(request, "notifications/unsubscribed.html")
+    return render(request, "notifications/unsubscribe.html", {"token": token})
 
 
 @csrf_exempt  # called by the email provider, authenticated by the shared secret

@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config import ratelimit
+from config.privacy import private, private_page
 from config.ratelimit import Limit, check, client_ip
 from notifications import alerts
 from notifications.models import Subscription
@@ -197,6 +198,7 @@ def sent(request, nct_id, token):
     return render(request, "patients/sent.html", {"trial": trial, "site": site})
 
 
+@private_page
 @sensitive_post_parameters()
 @require_http_methods(["GET", "POST"])
 def withdraw(request, token):
@@ -311,9 +313,10 @@ def _status_inquiry(token: str) -> Inquiry | None:
 
 
 def _status_invalid(request):
-    return _private(render(request, "patients/status.html", {"state": "invalid"}, status=400))
+    return render(request, "patients/status.html", {"state": "invalid"}, status=400)
 
 
+@private_page
 @require_safe
 def status(request, token):
     """The patient's own inquiry, from the signed link in their emails: one inquiry, nothing
@@ -322,7 +325,7 @@ def status(request, token):
     if inquiry is None:
         return _status_invalid(request)
     if inquiry.is_erased or inquiry.status == InquiryStatus.WITHDRAWN:
-        return _private(render(request, "patients/status.html", {"state": "gone"}))
+        return render(request, "patients/status.html", {"state": "gone"})
     label, next_step = PATIENT_STATUS[inquiry.status]
     ctx = {
         "state": "open",
@@ -340,9 +343,10 @@ def status(request, token):
         ctx["alternatives"] = found
         if found is not None:
             ctx["one_click_token"] = alternatives.one_click_token(inquiry, found.params)
-    return _private(render(request, "patients/status.html", ctx))
+    return render(request, "patients/status.html", ctx)
 
 
+@private_page
 @require_safe
 def status_print(request, token):
     """The printable trial summary with the answers the patient gave with this inquiry."""
@@ -350,10 +354,10 @@ def status_print(request, token):
     if inquiry is None:
         return _status_invalid(request)
     if inquiry.is_erased or inquiry.status == InquiryStatus.WITHDRAWN:
-        return _private(render(request, "patients/status.html", {"state": "gone"}))
+        return render(request, "patients/status.html", {"state": "gone"})
     near = inquiry.near or alternatives.site_place(inquiry.site)
     answers = inquiry.prescreen.get("answers", [])
-    return _private(_render_print(request, inquiry.trial, near, answers))
+    return _render_print(request, inquiry.trial, near, answers)
 
 
 # --- the printable summary ("take it to your doctor") -------------------------------------
@@ -394,37 +398,38 @@ def trial_print(request, nct_id):
     questions = PrescreenQuestion.objects.filter(trial=trial, active=True)
     prescreen = PrescreenForm(request.POST, trial=trial, questions=questions)
     answers = prescreen.snapshot().get("answers", [])
-    return _private(_render_print(request, trial, near, answers))
+    # Health answers in the page: never cached, as a private page.
+    return private(_render_print(request, trial, near, answers))
 
 
 # --- a coordinator confirms a site from the monthly email -------------------------------------
 
 
+@private_page
 @require_http_methods(["GET", "POST"])
 def site_confirm(request, token):
     """GET shows the three buttons (mail scanners follow links; they do not press buttons);
     POST records what the coordinator chose."""
     found = sites.read_confirm_token(token)
     if found is None:
-        return _private(
-            render(request, "patients/site_confirm.html", {"state": "invalid"}, status=400)
-        )
+        return render(request, "patients/site_confirm.html", {"state": "invalid"}, status=400)
     site, user = found
     ctx = {"state": "ask", "site": site, "trial": site.trial, "choices": CoordinatorStatus}
     if request.method == "POST":
         chosen = request.POST.get("status", "")
         if chosen not in sites.CHOICES:
-            return _private(render(request, "patients/site_confirm.html", ctx, status=400))
+            return render(request, "patients/site_confirm.html", ctx, status=400)
         site = sites.site_confirm(
             site=site, user=user, status=chosen, via=SiteConfirmation.Via.EMAIL
         )
         ctx.update(state="done", site=site)
-    return _private(render(request, "patients/site_confirm.html", ctx))
+    return render(request, "patients/site_confirm.html", ctx)
 
 
 # --- one-click alerts from the "not eligible" email ----------------------------------------
 
 
+@private_page
 @require_http_methods(["GET", "POST"])
 def one_click_alert(request, token):
     """A single "Send me alerts" button: the address is the inquiry's, already proven by the
@@ -434,9 +439,7 @@ def one_click_alert(request, token):
     if found is not None:
         inquiry = Inquiry.objects.filter(public_id=found[0], erased_at__isnull=True).first()
     if inquiry is None or not inquiry.email:
-        return _private(
-            render(request, "patients/one_click_alert.html", {"state": "invalid"}, status=400)
-        )
+        return render(request, "patients/one_click_alert.html", {"state": "invalid"}, status=400)
     params = found[1]
     preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
     resolved, _suggestion = resolve_place(params)
@@ -457,7 +460,7 @@ def one_click_alert(request, token):
                 "notifications:manage", args=[alerts.manage_token(subscription.subscriber)]
             ),
         )
-    return _private(render(request, "patients/one_click_alert.html", ctx))
+    return render(request, "patients/one_click_alert.html", ctx)
 
 
 # --- private notes ----------------------------------------------------------------------
@@ -558,19 +561,11 @@ def note_delete(request, nct_id, note_id):
 # --- sharing ---------------------------------------------------------------------------------
 
 
-def _private(response):
-    """A page behind a secret link: never cached, indexed, or named to another site."""
-    response["Referrer-Policy"] = "no-referrer"
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    add_never_cache_headers(response)
-    return response
-
-
 def _json_error(message, status: int, retry_after: int = 0, **extra):
     response = JsonResponse({"error": str(message), **extra}, status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
-    return _private(response)
+    return response
 
 
 def _minutes(seconds: int) -> int:
@@ -596,12 +591,10 @@ def _json_body(request, max_bytes: int):
 
 
 def _gone(request, status=404, disabled=False):
-    response = render(
-        request, "patients/shared_notes_gone.html", {"disabled": disabled}, status=status
-    )
-    return _private(response)
+    return render(request, "patients/shared_notes_gone.html", {"disabled": disabled}, status=status)
 
 
+@private_page
 @require_POST
 def share_create(request):
     verdict = check([(SHARE_CREATE_PER_IP, client_ip(request))])
@@ -635,10 +628,10 @@ def share_create(request):
         expires_days=form.cleaned_data["expires_days"],
     )
     url = request.build_absolute_uri(reverse("patients:shared-notes", args=[token]))
-    response = JsonResponse({"url": url, "expires_at": share.expires_at.isoformat()}, status=201)
-    return _private(response)
+    return JsonResponse({"url": url, "expires_at": share.expires_at.isoformat()}, status=201)
 
 
+@private_page
 @require_safe
 def shared_notes(request, token):
     share = notes.find_share(token)
@@ -659,9 +652,10 @@ def shared_notes(request, token):
         "expires_at": share.expires_at,
         "open_url": reverse("patients:shared-notes-open", args=[token]),
     }
-    return _private(render(request, "patients/shared_notes.html", ctx))
+    return render(request, "patients/shared_notes.html", ctx)
 
 
+@private_page
 @require_POST
 def shared_notes_open(request, token):
     verdict = check([(OPEN_PER_IP, client_ip(request))])
@@ -694,7 +688,7 @@ def shared_notes_open(request, token):
             "ciphertext": base64.b64encode(bytes(shared.ciphertext)).decode(),
             "iv": base64.b64encode(bytes(shared.iv)).decode(),
         }
-        return _private(JsonResponse(body))
+        return JsonResponse(body)
     if opening.outcome == "wrong":
         message = ngettext(
             "Wrong passcode. After %(count)s more wrong passcode, this link will be locked "

@@ -228,7 +228,7 @@ def cmd_run(args: list[str]) -> int:
     os.environ.setdefault("DEBUG", "True")
     os.environ.setdefault("SECRET_KEY", _dev_secret_key())
     os.environ.setdefault("SITE_URL", f"http://localhost:{port}")
-    # Emails land as files a developer can open: .local/mail/*.log
+    # Emails land as files any mail client opens: .local/mail/*.eml
     os.environ.setdefault("EMAIL_BACKEND", "file")
     os.environ.setdefault("EMAIL_FILE_PATH", str(LOCAL / "mail"))
     # The demo logins need no authenticator app; production always does (REQUIRE_2FA).
@@ -243,16 +243,33 @@ def cmd_run(args: list[str]) -> int:
         say("creating the demo logins")
         manage("demo_setup")
         say(f"TrialFinder: http://localhost:{port}/  (admin: http://localhost:{port}/admin/)")
-        say(f"emails are written to {LOCAL / 'mail'}/ ; Ctrl-C stops everything")
+        say(f"emails are written to {LOCAL / 'mail'}/ as .eml files; Ctrl-C stops everything")
         if os.environ["REQUIRE_2FA"] == "False":
             say("two-step login is off for this demo (set REQUIRE_2FA=True to try it)")
         honcho = shutil.which("honcho", path=str(Path(PYTHON).parent)) or "honcho"
         proc = subprocess.Popen([honcho, "-f", "Procfile.dev", "start"], cwd=ROOT)
         try:
-            return proc.wait()
+            returncode = proc.wait()
         except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)
-            return proc.wait()
+            _stop_after_ctrl_c(proc)
+            return 0
+        # honcho answers a Ctrl-C that reached it alone (e.g. this process ignores SIGINT, as
+        # a background job does) with 130: a stop asked for, not a failure.
+        return 0 if returncode in (130, -signal.SIGINT) else returncode
+
+
+def _stop_after_ctrl_c(proc: subprocess.Popen) -> None:
+    """Ctrl-C is how a developer stops `make run`: a clean stop, so this exits 0 and make does
+    not report "Error 130". The terminal sent SIGINT to honcho and its processes as well;
+    forward it (for a signal sent to this process alone) and wait, through impatient Ctrl-Cs."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    while True:
+        try:
+            proc.wait()
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def cmd_test(args: list[str]) -> int:
@@ -311,7 +328,15 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    return commands[sys.argv[1]](sys.argv[2:])
+    try:
+        return commands[sys.argv[1]](sys.argv[2:])
+    except KeyboardInterrupt:
+        # Ctrl-C before the servers were up (while migrating or loading the demo): the
+        # embedded servers were stopped on the way out (Services.__exit__); nothing failed.
+        if sys.argv[1] != "run":
+            raise
+        say("stopped")
+        return 0
 
 
 if __name__ == "__main__":

@@ -115,9 +115,6 @@
       response = await fetch(url, {
         method: "POST",
         credentials: "same-origin",
-        // The shared-notes page sends no referrer at all; a POST still needs its Origin for
-        // the CSRF check, which "no-referrer" would turn into "null".
-        referrerPolicy: "same-origin",
         headers: {
           "Content-Type": "application/json",
           Accept: "application/json",
@@ -815,35 +812,10 @@
     });
   }
 
-  // The shared-notes page sends no referrer, so a plain form POST from it carries
-  // "Origin: null" and fails Django's CSRF check: the language buttons post through fetch,
-  // which may name the origin (notes.css hides them when JavaScript is off).
-  function enhanceLanguageSwitcher() {
-    var form = document.querySelector("form.language-switcher");
-    if (!form) return;
-    form.addEventListener("submit", async function (event) {
-      event.preventDefault();
-      var data = new FormData(form);
-      if (event.submitter && event.submitter.name) {
-        data.set(event.submitter.name, event.submitter.value);
-      }
-      try {
-        await fetch(form.action, {
-          method: "POST", body: data, credentials: "same-origin", referrerPolicy: "same-origin"
-        });
-      } finally {
-        window.location.reload();
-      }
-    });
-  }
-
   onReady(function () {
     var panel = document.getElementById("my-notes");
     if (panel) initPanel(panel);
     var shared = document.getElementById("shared-notes");
-    if (shared) {
-      enhanceLanguageSwitcher();
-      initShared(shared);
-    }
+    if (shared) initShared(shared);
   });
 })();

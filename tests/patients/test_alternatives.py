@@ -184,7 +184,7 @@ def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, s
     link = one_click_link(send_all()[0])
     page = client.get(link)
     assert page.status_code == 200 and "Send me alerts" in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     assert not Subscription.objects.exists()  # a mail scanner following the link does nothing
 
     response = client.post(link)

@@ -186,7 +186,7 @@ def test_the_share_page_is_private_and_shows_the_trial(client):
     token, payload = create_share(client)
     response = client.get(f"/notes/s/{token}/")
     assert response.status_code == 200
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Robots-Tag"] == "noindex, nofollow"
     assert "no-store" in response["Cache-Control"]
     html = response.content.decode()
@@ -204,7 +204,7 @@ def test_the_right_verifier_releases_the_ciphertext(client):
     response = open_share(client, token, payload["verifier"])
     assert response.status_code == 200
     assert response.json() == {"ciphertext": payload["ciphertext"], "iv": payload["iv"]}
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"]
 
 
@@ -285,7 +285,7 @@ def test_the_link_is_disabled_after_100_wrong_passcodes(client):
     page = client.get(f"/notes/s/{token}/")
     assert page.status_code == 410
     assert "This link no longer works" in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
 
 
 def test_passcode_attempts_are_limited_per_ip_with_retry_after(client):
@@ -326,7 +326,7 @@ def test_expired_links_answer_404_and_the_daily_task_deletes_them(client):
         page = client.get(f"/notes/s/{old}/")
         assert page.status_code == 404
         assert "This link has expired or does not exist" in page.content.decode()
-        assert page["Referrer-Policy"] == "no-referrer"
+        assert page["Referrer-Policy"] == "same-origin"
         response = open_share(client, old, payload["verifier"])
         assert response.status_code == 404
         assert response.json()["error"] == "This link has expired or does not exist."

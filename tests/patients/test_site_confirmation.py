@@ -138,7 +138,7 @@ def test_opening_the_link_shows_three_buttons_and_changes_nothing(client, link, 
     assert response.status_code == 200
     for label in ("Still recruiting", "Paused", "Closed"):
         assert label in html
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     site_a.refresh_from_db()
     assert site_a.status_confirmed_at is None and site_a.coordinator_status == ""
 

@@ -66,7 +66,7 @@ def test_the_page_shows_where_the_inquiry_stands(client, a_inquiry):
 
 def test_it_is_private_uncached_and_unindexed(client, a_inquiry):
     response = client.get(url(a_inquiry))
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "noindex" in response["X-Robots-Tag"]
     assert "no-store" in response["Cache-Control"]
 
@@ -159,7 +159,7 @@ def test_the_print_version_has_the_answers_given_with_the_inquiry(client, a_inqu
     assert "Has your cancer come back after radiotherapy?" in html and "54" in html
     assert "Questions for my doctor" in html
     assert "no-store" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_a_patient_whose_inquiry_waits_is_told_we_chase_it(client, a_inquiry):

@@ -108,6 +108,13 @@ DATABASES = {"default": envdatabase("DATABASE_URL")}
 # Reusing connections saves a connect per request; health checks keep them honest.
 DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A server that does not answer (a failover in progress) must not hold a request for the
+# operating system's TCP timeout; a ?connect_timeout= in DATABASE_URL wins.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# Writes (contact form, alerts, sharing, withdrawal, the admin's workflow) ride out a database
+# restart: a lost connection is retried on a fresh one for this long, with backoff, before a
+# 503 page that keeps what was typed (config/outage.py). Keep it under the web server's timeout.
+DB_OUTAGE_RETRY_SECONDS = envint("DB_OUTAGE_RETRY_SECONDS", 15, minimum=0, maximum=25)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, cache, rate limits ------------------------------------------------

@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from config import views
 
+# A lost database connection is a 503 page, not a 500 (config/outage.py).
+handler500 = "config.views.server_error"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("bench/trivial", views.bench_trivial, name="bench-trivial"),

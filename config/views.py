@@ -1,6 +1,8 @@
-"""Service-level views: the health check, and the page a refused form (CSRF) shows."""
+"""Service-level views: the health check, the page a refused form (CSRF) shows, and the
+handler500 that tells a database outage from a bug."""
 
 import datetime
+import sys
 
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -8,8 +10,10 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.defaults import server_error as django_server_error
 from redis.exceptions import RedisError
 
+from config import outage
 from config.privacy import private
 from config.redis import get_redis
 
@@ -96,3 +100,13 @@ def csrf_failure(request, reason=""):
     """
     ctx = {"csrf_failed": True, "retry_url": request.path}
     return private(render(request, "403.html", ctx, status=403))
+
+
+def server_error(request):
+    """handler500: a lost database connection (a restart, a failover) answers 503 with
+    Retry-After, in the visitor's language; anything else is the 500 page. Writing views that
+    can post again what was typed are wrapped in config.outage.survives_db_outage instead."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DatabaseError) and outage.connection_lost(exc):
+        return outage.unavailable(request, kept=False)
+    return django_server_error(request)

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config import ratelimit
+from config.outage import survives_db_outage
 from config.privacy import private_page
 from notifications import alerts
 from notifications.forms import AlertForm, FrequencyForm
@@ -60,6 +61,7 @@ def _subscribe(request, form, **target):
     return redirect("notifications:check-email")
 
 
+@survives_db_outage(shown={"email": AlertForm.base_fields["email"].label})
 @require_http_methods(["GET", "POST"])
 def subscribe_search(request):
     source = request.POST if request.method == "POST" else request.GET
@@ -84,6 +86,7 @@ def subscribe_search(request):
     return render(request, "notifications/subscribe.html", ctx, status=400 if form.errors else 200)
 
 
+@survives_db_outage(shown={"email": AlertForm.base_fields["email"].label})
 @require_http_methods(["GET", "POST"])
 def subscribe_trial(request, nct_id):
     if not NCT_RE.match(nct_id.upper()):
@@ -109,6 +112,7 @@ def check_email(request):
 
 
 @private_page
+@survives_db_outage
 @require_http_methods(["GET", "POST"])
 def confirm(request, token):
     """GET shows a button; POST confirms (mail scanners follow links, they do not press)."""
@@ -137,6 +141,7 @@ def _invalid_link(request):
 
 
 @private_page
+@survives_db_outage
 @require_http_methods(["GET", "POST"])
 def manage(request, token):
     subscriber = alerts.subscriber_from_token(token)
@@ -195,6 +200,7 @@ def _int(value) -> int | None:
 
 
 @private_page
+@survives_db_outage
 @csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without our cookies
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):

@@ -11,6 +11,7 @@ which records it in the timeline.
 import csv
 import datetime
 import re
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -27,6 +28,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
+from config.outage import survives_db_outage
 from patients import services, sites, stats, status_emails
 from patients.models import (
     STATUS_EMAIL_PLACEHOLDERS,
@@ -133,9 +135,15 @@ class AssigneeFilter(admin.SimpleListFilter):
 
 
 class WorkflowForm(forms.Form):
+    # A new random key each time the page shows the form: the same post sent again (a retry
+    # after a database restart, a double click) does its work once (InquiryEvent).
+    submission_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args, inquiry, **kwargs):
         super().__init__(*args, **kwargs)
         self.inquiry = inquiry
+        if not self.is_bound:
+            self.fields["submission_key"].initial = uuid.uuid4()
 
 
 class StatusForm(WorkflowForm):
@@ -457,7 +465,15 @@ class InquiryAdmin(admin.ModelAdmin):
             ),
             path(
                 "<path:object_id>/workflow/<str:action>/",
-                wrap(self.workflow_view),
+                # Outside the admin's own wrapper, which reads the session and the user.
+                survives_db_outage(
+                    wrap(self.workflow_view),
+                    shown={
+                        "note": StatusForm.base_fields["note"].label,
+                        "text": NoteForm.base_fields["text"].label,
+                        "message": ReplyForm.base_fields["message"].label,
+                    },
+                ),
                 name="patients_inquiry_workflow",
             ),
             *super().get_urls(),
@@ -503,6 +519,7 @@ class InquiryAdmin(admin.ModelAdmin):
                     self.message_user(request, f"{label}: {error}", messages.ERROR)
             return HttpResponseRedirect(change_url)
         data = form.cleaned_data
+        key = data["submission_key"]
         try:
             if action == "status":
                 services.inquiry_change_status(
@@ -510,6 +527,7 @@ class InquiryAdmin(admin.ModelAdmin):
                     to_status=data["to_status"],
                     actor=request.user,
                     note=data["note"],
+                    submission_key=key,
                 )
                 done = gettext("Status changed.")
             elif action == "assign":
@@ -518,10 +536,14 @@ class InquiryAdmin(admin.ModelAdmin):
                 )
                 done = gettext("Assignment saved.")
             elif action == "note":
-                services.inquiry_add_note(inquiry=inquiry, actor=request.user, text=data["text"])
+                services.inquiry_add_note(
+                    inquiry=inquiry, actor=request.user, text=data["text"], submission_key=key
+                )
                 done = gettext("Note added.")
             else:
-                services.inquiry_reply(inquiry=inquiry, actor=request.user, message=data["message"])
+                services.inquiry_reply(
+                    inquiry=inquiry, actor=request.user, message=data["message"], submission_key=key
+                )
                 done = gettext("Your reply is on its way to the patient.")
         except services.TransitionRefused:
             self.message_user(

@@ -207,6 +207,9 @@ class ContactForm(forms.Form):
             )
         },
     )
+    # Random, one per showing of the form: the same post sent again (a retry after a database
+    # restart, a double click) makes one inquiry (services.submitted). Absent from old pages.
+    submission_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
     # The honeypot: hidden from people (CSS, aria-hidden, out of the tab order), filled by bots.
     website = forms.CharField(
         label=_("Leave this field empty"),
@@ -227,6 +230,7 @@ class ContactForm(forms.Form):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         self.helper.layout = Layout(
+            "submission_key",
             "site",
             Fieldset(
                 _("Your contact details"),

@@ -291,6 +291,10 @@ class InquiryEvent(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The form post that made this event (a random key the form carries): the same post sent
+    # again (a retry after a database restart, a double click, "Try again" on the 503 page)
+    # finds it and changes nothing. Unique: two concurrent copies cannot both be written.
+    submission_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -174,6 +174,35 @@ def _record_email(inquiry: Inquiry, email: OutgoingEmail) -> None:
     InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.EMAIL, email=email)
 
 
+# --- the same form post twice ---------------------------------------------------------------------
+
+
+def submitted(submission_key) -> InquiryEvent | None:
+    """The event a form post already made, or None: the post is being sent again (a retry after
+    a database restart, a double click, "Try again" on the 503 page) and must change nothing."""
+    if not submission_key:
+        return None
+    return (
+        InquiryEvent.objects.select_related("inquiry__site", "inquiry__trial")
+        .filter(submission_key=submission_key)
+        .first()
+    )
+
+
+def _unless_repeated(submission_key, write, answer):
+    """write() once per form post; a post sent again gets answer(event of the first)."""
+    done = submitted(submission_key)
+    if done is None:
+        try:
+            return write()
+        except IntegrityError:
+            # Two copies of the post at once: the unique key let the other one in.
+            done = submitted(submission_key)
+            if done is None:
+                raise
+    return answer(done)
+
+
 # --- creation ------------------------------------------------------------------------------------
 
 
@@ -187,16 +216,39 @@ def inquiry_create(
     consent_version: str,
     prescreen: dict | None = None,
     near: str = "",
+    submission_key=None,
 ) -> Inquiry:
     """Save a patient's inquiry and queue its two emails, all in one transaction.
 
-    1. Refuse a trial that stopped recruiting, or a site that is not a recruiting site of it
+    1. The same form post saved already (its submission key): return that inquiry, unchanged.
+    2. Refuse a trial that stopped recruiting, or a site that is not a recruiting site of it
        (including a site its coordinator paused or closed).
-    2. Decide where it goes (site contact, central contact, triage) and store the decision.
-    3. Write the inquiry, its first timeline event and the two outgoing emails (to the team,
-       copy to the patient). The emails leave after commit, from a worker: nothing here waits
-       on SMTP, and if the broker is down the outbox sweeper sends them later.
+    3. Decide where it goes (site contact, central contact, triage) and store the decision.
+    4. Write the inquiry, its first timeline event (with the submission key) and the two
+       outgoing emails (to the team, copy to the patient). The emails leave after commit, from
+       a worker: nothing here waits on SMTP, and if the broker is down the outbox sweeper
+       sends them later. Two copies of one post at once: the key's unique index lets one in.
     """
+    return _unless_repeated(
+        submission_key,
+        lambda: _inquiry_create(
+            trial=trial,
+            site=site,
+            data=data,
+            language=language,
+            consent_text=consent_text,
+            consent_version=consent_version,
+            prescreen=prescreen,
+            near=near,
+            submission_key=submission_key,
+        ),
+        lambda done: done.inquiry,
+    )
+
+
+def _inquiry_create(
+    *, trial, site, data, language, consent_text, consent_version, prescreen, near, submission_key
+) -> Inquiry:
     if not trial.is_open:
         raise InquiryRefused("trial not recruiting")
     if site.trial_id != trial.id or not site.is_recruiting:
@@ -222,7 +274,10 @@ def inquiry_create(
             routed_email=routed_email,
         )
         InquiryEvent.objects.create(
-            inquiry=inquiry, kind=EventKind.SUBMITTED, to_status=InquiryStatus.NEW
+            inquiry=inquiry,
+            kind=EventKind.SUBMITTED,
+            to_status=InquiryStatus.NEW,
+            submission_key=submission_key,
         )
         team_language = site_language(inquiry)
         to_team = queue_email(
@@ -255,7 +310,9 @@ def _locked(inquiry: Inquiry) -> Inquiry:
     return Inquiry.objects.select_for_update().select_related("site", "trial").get(pk=inquiry.pk)
 
 
-def _set_status(inquiry: Inquiry, to_status: str, *, actor, text: str = "", kind=None) -> None:
+def _set_status(
+    inquiry: Inquiry, to_status: str, *, actor, text: str = "", kind=None, submission_key=None
+) -> None:
     now = timezone.now()
     from_status = inquiry.status
     inquiry.status = to_status
@@ -279,22 +336,32 @@ def _set_status(inquiry: Inquiry, to_status: str, *, actor, text: str = "", kind
         to_status=to_status,
         text=text,
         created_at=now,
+        submission_key=submission_key,
     )
 
 
-def inquiry_change_status(*, inquiry: Inquiry, to_status: str, actor, note: str = "") -> Inquiry:
+def inquiry_change_status(
+    *, inquiry: Inquiry, to_status: str, actor, note: str = "", submission_key=None
+) -> Inquiry:
     """Move an inquiry along the workflow; the timeline records who, when, from and to.
 
     The patient gets the status's email (StatusEmail) when staff turned it on for their
-    language, in the same transaction: one move, at most one email.
+    language, in the same transaction: one move, at most one email. The same form post sent
+    again (its submission key) changes nothing.
     """
-    with transaction.atomic():
-        locked = _locked(inquiry)
-        if locked.is_erased or to_status not in allowed_transitions(locked.status):
-            raise TransitionRefused(f"{locked.status} → {to_status}")
-        _set_status(locked, to_status, actor=actor, text=note.strip())
-        _queue_status_email(locked)
-    return locked
+
+    def write():
+        with transaction.atomic():
+            locked = _locked(inquiry)
+            if locked.is_erased or to_status not in allowed_transitions(locked.status):
+                raise TransitionRefused(f"{locked.status} → {to_status}")
+            _set_status(
+                locked, to_status, actor=actor, text=note.strip(), submission_key=submission_key
+            )
+            _queue_status_email(locked)
+        return locked
+
+    return _unless_repeated(submission_key, write, lambda done: done.inquiry)
 
 
 def _queue_status_email(inquiry: Inquiry) -> OutgoingEmail | None:
@@ -364,40 +431,57 @@ def inquiry_assign(*, inquiry: Inquiry, assignee, actor) -> Inquiry:
     return locked
 
 
-def inquiry_add_note(*, inquiry: Inquiry, actor, text: str) -> InquiryEvent:
-    """An internal note, seen by the site's coordinators only."""
-    with transaction.atomic():
-        locked = _locked(inquiry)
-        if locked.is_erased:
-            raise TransitionRefused("erased")
-        return InquiryEvent.objects.create(
-            inquiry=locked, kind=EventKind.NOTE, actor=actor, text=text.strip()
-        )
+def inquiry_add_note(*, inquiry: Inquiry, actor, text: str, submission_key=None) -> InquiryEvent:
+    """An internal note, seen by the site's coordinators only (once per form post)."""
+
+    def write():
+        with transaction.atomic():
+            locked = _locked(inquiry)
+            if locked.is_erased:
+                raise TransitionRefused("erased")
+            return InquiryEvent.objects.create(
+                inquiry=locked,
+                kind=EventKind.NOTE,
+                actor=actor,
+                text=text.strip(),
+                submission_key=submission_key,
+            )
+
+    return _unless_repeated(submission_key, write, lambda done: done)
 
 
-def inquiry_reply(*, inquiry: Inquiry, actor, message: str) -> OutgoingEmail:
+def inquiry_reply(*, inquiry: Inquiry, actor, message: str, submission_key=None) -> OutgoingEmail:
     """Email the patient through the outbox; the reply goes in the timeline, and a reply to a
-    "new" inquiry is its first contact."""
-    with transaction.atomic():
-        locked = _locked(inquiry)
-        if locked.is_erased or locked.status == InquiryStatus.WITHDRAWN:
-            raise TransitionRefused("the patient withdrew")
-        email = queue_email(
-            "inquiry-reply",
-            to=locked.email,
-            context=_patient_context(locked, message=message.strip()),
-            language=locked.email_language,
-            erase_key=locked.erase_key,
-            headers=_headers(locked.email_language),
-            reply_to=actor.email if actor.email else locked.routed_email,
-        )
-        InquiryEvent.objects.create(
-            inquiry=locked, kind=EventKind.REPLY, actor=actor, text=message.strip(), email=email
-        )
-        if locked.status == InquiryStatus.NEW:
-            # The reply itself is the contact: no "contacted" status email on top of it.
-            _set_status(locked, InquiryStatus.CONTACTED, actor=actor)
-    return email
+    "new" inquiry is its first contact. The same form post sent again sends nothing more."""
+
+    def write():
+        with transaction.atomic():
+            locked = _locked(inquiry)
+            if locked.is_erased or locked.status == InquiryStatus.WITHDRAWN:
+                raise TransitionRefused("the patient withdrew")
+            email = queue_email(
+                "inquiry-reply",
+                to=locked.email,
+                context=_patient_context(locked, message=message.strip()),
+                language=locked.email_language,
+                erase_key=locked.erase_key,
+                headers=_headers(locked.email_language),
+                reply_to=actor.email if actor.email else locked.routed_email,
+            )
+            InquiryEvent.objects.create(
+                inquiry=locked,
+                kind=EventKind.REPLY,
+                actor=actor,
+                text=message.strip(),
+                email=email,
+                submission_key=submission_key,
+            )
+            if locked.status == InquiryStatus.NEW:
+                # The reply itself is the contact: no "contacted" status email on top of it.
+                _set_status(locked, InquiryStatus.CONTACTED, actor=actor)
+        return email
+
+    return _unless_repeated(submission_key, write, lambda done: done.email)
 
 
 # --- withdrawal and erasure ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config import ratelimit
+from config.outage import survives_db_outage
 from config.privacy import private, private_page
 from config.ratelimit import Limit, check, client_ip
 from notifications import alerts
@@ -103,6 +104,7 @@ def _back_query(near: str) -> str:
     return f"?{urlencode({'near': near})}" if near else ""
 
 
+@survives_db_outage(shown={"message": ContactForm.base_fields["message"].label})
 @sensitive_post_parameters()
 @sensitive_variables("form", "data")
 @require_http_methods(["GET", "POST"])
@@ -127,7 +129,8 @@ def contact(request, nct_id):
             request, "patients/contact.html", {**ctx, "refused": status == 409}, status=status
         )
 
-    initial = {"site": sites[0].pk}
+    # A new submission key each time the form is shown (see services.submitted).
+    initial = {"site": sites[0].pk, "submission_key": uuid.uuid4()}
     if request.method == "GET":
         prescreen = PrescreenForm(trial=trial, questions=questions)
         form = ContactForm(trial=trial, sites=sites, initial=initial)
@@ -160,6 +163,11 @@ def contact(request, nct_id):
         return render(request, "patients/contact.html", ctx)
 
     data = form.cleaned_data
+    done = services.submitted(data["submission_key"])
+    if done is not None:
+        # This very form was saved already: sent again after a database restart (by the retry
+        # here or "Try again" on the 503 page) or by a double click. Not counted twice.
+        return redirect(_sent_url(trial, done.inquiry.site))
     verdict = ratelimit.check(
         [
             (CONTACT_PER_IP, ratelimit.client_ip(request)),
@@ -178,6 +186,7 @@ def contact(request, nct_id):
             consent_version=CONSENT_VERSION,
             prescreen=prescreen.snapshot(),
             near=_coarse_place(near, point),
+            submission_key=data["submission_key"],
         )
     except services.InquiryRefused:
         # The site stopped recruiting between the page and the submit.
@@ -199,6 +208,7 @@ def sent(request, nct_id, token):
 
 
 @private_page
+@survives_db_outage
 @sensitive_post_parameters()
 @require_http_methods(["GET", "POST"])
 def withdraw(request, token):
@@ -406,6 +416,7 @@ def trial_print(request, nct_id):
 
 
 @private_page
+@survives_db_outage
 @require_http_methods(["GET", "POST"])
 def site_confirm(request, token):
     """GET shows the three buttons (mail scanners follow links; they do not press buttons);
@@ -430,6 +441,7 @@ def site_confirm(request, token):
 
 
 @private_page
+@survives_db_outage
 @require_http_methods(["GET", "POST"])
 def one_click_alert(request, token):
     """A single "Send me alerts" button: the address is the inquiry's, already proven by the
@@ -595,6 +607,7 @@ def _gone(request, status=404, disabled=False):
 
 
 @private_page
+@survives_db_outage(json=True)
 @require_POST
 def share_create(request):
     verdict = check([(SHARE_CREATE_PER_IP, client_ip(request))])

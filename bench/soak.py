@@ -9,18 +9,25 @@ form (CSRF token and all) from a few concurrent clients while:
 - a Celery worker is `kill -9`ed while it is in an SMTP session (the sink answers DATA after a
   short delay so that kills land mid-send), half the time its pool process alone (the worker
   lives on and requeues the task), half the time the whole worker (restarted at once);
-- PostgreSQL is restarted between requests a few times.
+- PostgreSQL is restarted a few times under load: down ~2 s (within the web processes' retries
+  of writes, DB_OUTAGE_RETRY_SECONDS), and once for longer than those retries, so that
+  patients meet the 503 page that keeps what they typed and press "Try again".
 
-Then it waits for recovery and checks: every submission answered with success has its inquiry
-row; every email of the stored inquiries reached the sink exactly once (counted by Message-ID);
-how long full delivery took after the last fault; how fast the contact form stayed with Redis
-down. Exits 1 when anything was lost or duplicated. Everything it started is stopped and its
-temporary directory removed on exit, Ctrl-C included.
+Then it waits for recovery and reports the outcome of every submission (bench/results/
+soak-submissions.csv): stored at once, or answered 503 with the typed text kept in the page's
+form (then sent again with "Try again", as a patient would), or anything else. It passes when
+every submission was stored or answered 503 with its text kept (none a 500, none lost, none
+stored twice), every email of the stored inquiries reached the sink (0 missing), and nothing
+else went wrong. An email received twice with the same Message-ID is counted and shown, not
+failed: a worker killed between the SMTP server's 250 and recording SENT is the one window an
+SMTP client cannot close, and receivers drop such a copy by its Message-ID. Everything it
+started is stopped and its temporary directory removed on exit, Ctrl-C included.
 """
 
 import argparse
 import collections
 import contextlib
+import csv
 import os
 import random
 import signal
@@ -29,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import percentile, say
+from common import RESULTS, percentile, say
 from soak_stack import (
     Browser,
     Postgres,
@@ -47,11 +54,16 @@ from soak_stack import (
     submit_inquiry,
 )
 
+# What a patient may meet: stored at once, or a 503 page that kept what they typed.
+ACCEPTABLE = ("success", "success-after-503", "kept-503")
 # Shorter than production so that the run ends in minutes: a worker killed mid-send leaves its
 # row SENDING for OUTBOX_STUCK_AFTER_SECONDS (must exceed twice EMAIL_TIMEOUT) before a resend.
 EMAIL_TIMEOUT = 10
 STUCK_AFTER = 30
 SWEEP_EVERY = 10
+# The web processes retry writes this long on a lost connection (15 s in production): the 2-s
+# restarts stay within it, the long one outlasts it.
+DB_RETRY = 8
 
 
 def parse_args():
@@ -63,6 +75,12 @@ def parse_args():
     parser.add_argument("--rate", type=float, help="submissions per second (all clients)")
     parser.add_argument("--pg-restarts", type=int)
     parser.add_argument("--redis-down", type=float, help="seconds Redis stays down")
+    parser.add_argument(
+        "--pg-long-down",
+        type=float,
+        default=DB_RETRY + 10,
+        help="seconds PostgreSQL stays down at its last restart (longer than the retries)",
+    )
     parser.add_argument("--drain-timeout", type=float, help="seconds to wait for recovery")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -121,6 +139,7 @@ class Soak:
             EMAIL_TIMEOUT=str(EMAIL_TIMEOUT),
             OUTBOX_STUCK_AFTER_SECONDS=str(STUCK_AFTER),
             SOAK_SWEEP_EVERY=str(SWEEP_EVERY),
+            DB_OUTAGE_RETRY_SECONDS=str(DB_RETRY),
         )
         say("soak: migrate, demo trials, static files")
         self.trials = prepare_database(self.env, self.logs)
@@ -208,7 +227,10 @@ class Soak:
         """Redis, SMTP and PostgreSQL faults at set points of the run, each on its own."""
         a = self.args
         plan = [(0.15, "redis"), (0.40, "smtp-rcpt"), (0.70, "smtp-data")]
-        plan += [((k + 1) / (a.pg_restarts + 1) + 0.03, "pg") for k in range(a.pg_restarts)]
+        plan += [
+            ((k + 1) / (a.pg_restarts + 1) + 0.03, "pg-long" if k == a.pg_restarts - 1 else "pg")
+            for k in range(a.pg_restarts)
+        ]
         threads = [
             threading.Thread(target=self.fault, args=(fraction, kind), daemon=True)
             for fraction, kind in plan
@@ -234,10 +256,11 @@ class Soak:
                 self.stop.wait(seconds)
                 self.sink.state.refusing = ""
                 say("fault over: SMTP accepting")
-            elif kind == "pg":
+            elif kind.startswith("pg"):
+                down = a.pg_long_down if kind == "pg-long" else 2.0
                 with self.pg_lock:
-                    self.note("pg_restarts", "PostgreSQL restarting (down 2s)")
-                    self.pg.restart(2.0)
+                    self.note("pg_restarts", f"PostgreSQL restarting (down {down:.0f}s)")
+                    self.pg.restart(down)
                 say("fault over: PostgreSQL back")
             self.last_fault_end = max(self.last_fault_end, time.monotonic())
 
@@ -278,12 +301,12 @@ class Soak:
         import psycopg
 
         with psycopg.connect(self.pg.url("soak"), connect_timeout=5) as conn:
-            inquiries = dict(
-                conn.execute(
-                    "SELECT email, public_id FROM patients_inquiry WHERE email LIKE 'soak.%%'"
-                ).fetchall()
-            )
-            keys = [f"inquiry:{public_id}" for public_id in inquiries.values()]
+            inquiries = collections.defaultdict(list)
+            for email, public_id in conn.execute(
+                "SELECT email, public_id FROM patients_inquiry WHERE email LIKE 'soak.%%'"
+            ).fetchall():
+                inquiries[email].append(public_id)
+            keys = [f"inquiry:{p}" for public_ids in inquiries.values() for p in public_ids]
             rows = conn.execute(
                 "SELECT message_id, erase_key, status, attempts, template "
                 "FROM notifications_outgoingemail WHERE erase_key = ANY(%s)",
@@ -319,9 +342,12 @@ class Soak:
         inquiries, rows = self.db_state()
         subs = self.submissions
         outcomes = collections.Counter(s.outcome for s in subs)
-        succeeded = [s for s in subs if s.outcome == "success"]
-        lost_rows = [s for s in succeeded if s.email not in inquiries]
-        stored_unconfirmed = [s for s in subs if s.outcome != "success" and s.email in inquiries]
+        stored = [s for s in subs if s.outcome in ("success", "success-after-503")]
+        lost_rows = [s for s in stored if s.email not in inquiries]
+        kept = [s for s in subs if s.outcome == "kept-503"]
+        stored_anyway = [s for s in kept if s.email in inquiries]
+        unacceptable = [s for s in subs if s.outcome not in ACCEPTABLE]
+        doubled = {email: len(ids) for email, ids in inquiries.items() if len(ids) > 1}
         received = self.sink.received()
         counts = collections.Counter(r.message_id for r in received)
         expected = {r[0] for r in rows}
@@ -341,23 +367,35 @@ class Soak:
         post_down = [s.seconds for s in posted if s.redis_down]
         post_up = [s.seconds for s in posted if not s.redis_down]
         attempts = collections.Counter(r[3] for r in rows)
+        self.write_submissions(inquiries)
 
         def ms(values, p):
             return f"{percentile(values, p) * 1000:.0f} ms" if values else "n/a"
 
+        order = ["success", "success-after-503", "kept-503", "500", "503-not-kept", "error",
+                 "refused", "invalid", "exception"]  # fmt: skip
+        per_outcome = ", ".join(f"{k} {outcomes[k]}" for k in order if outcomes[k]) or "none"
         lines = [
             "",
             "=== soak report " + "=" * 60,
-            f"submitted              {len(subs)}  ({dict(outcomes)})",
-            f"succeeded              {len(succeeded)}",
-            f"rows found             {len(succeeded) - len(lost_rows)} of {len(succeeded)}"
-            f"  ({len(stored_unconfirmed)} more stored though the client saw a failure)",
+            f"submitted              {len(subs)}",
+            f"outcome per submission {per_outcome}",
+            '  (success-after-503: a 503 page kept the text and "Try again" stored it;'
+            " kept-503: still 503 after the tries)",
+            f"answered 500           {outcomes['500']}",
+            f"form page reloaded     {sum(s.form_reloads for s in subs)} times after a 503",
+            f"rows found             {len(stored) - len(lost_rows)} of {len(stored)} stored"
+            f"  ({len(stored_anyway)} more stored though the page said 503)",
+            f"inquiries stored twice {len(doubled)}",
             f"emails expected        {len(expected)}  (outbox rows of {len(inquiries)} stored"
             f" inquiries; {len(short_of_two)} inquiries without exactly 2)",
             f"delivered once         {once}",
-            f"duplicates             {len(duplicated)}"
-            + (f"  {sorted(duplicated.values())}" if duplicated else ""),
             f"missing                {len(missing)}  (failed rows: {len(failed_rows)})",
+            f"duplicates             {len(duplicated)} received twice with the same Message-ID"
+            + (f" {sorted(duplicated.values())}" if duplicated else "")
+            + "  (not a failure: a worker killed between the SMTP server's 250 and recording"
+            " SENT, the one window an SMTP client cannot close; receivers drop the copy by its"
+            " Message-ID)",
             f"unknown at the sink    {len(strangers)}",
             f"sink                   {len(received)} accepted, {self.sink.state.refused} refused,"
             f" {self.sink.state.cut_off} cut off by a dead client before 250",
@@ -373,25 +411,53 @@ class Soak:
             f"contact POST, Redis down  p50 {ms(post_down, 50)}  p95 {ms(post_down, 95)}"
             f"  max {ms(post_down, 100)}  (n={len(post_down)})",
             f"contact POST, Redis up    p50 {ms(post_up, 50)}  p95 {ms(post_up, 95)}"
-            f"  (n={len(post_up)})",
+            f"  max {ms(post_up, 100)}  (n={len(post_up)})",
             f"run time               {elapsed:.0f}s",
         ]
-        errors = [s for s in subs if s.outcome in ("error", "exception", "invalid")]
-        if errors:
-            by = collections.Counter(f"{s.outcome} {s.status or s.detail}" for s in errors)
+        if unacceptable:
+            by = collections.Counter(f"{s.outcome} {s.status or s.detail}" for s in unacceptable)
             lines.append(f"failed submissions     {dict(by)}")
-        ok = drained and not lost_rows and not missing and not duplicated and not short_of_two
-        verdict = "nothing lost, nothing duplicated" if ok else "FAIL"
+        problems = {
+            "not drained": not drained,
+            "submissions neither stored nor kept": bool(unacceptable),
+            "stored rows lost": bool(lost_rows),
+            "inquiries stored twice": bool(doubled),
+            "inquiries without exactly 2 emails": bool(short_of_two),
+            "missing emails": bool(missing),
+            "unknown emails": bool(strangers),
+        }
+        failed = [name for name, bad in problems.items() if bad]
+        if failed:
+            verdict = "FAIL: " + ", ".join(failed)
+        else:
+            verdict = "PASS: no 500, nothing lost, nothing stored twice, 0 missing emails"
+            if duplicated:
+                verdict += f"; {len(duplicated)} same-Message-ID duplicates (see above)"
         lines.append(f"RESULT                 {verdict}")
         print("\n".join(lines), flush=True)
-        if not ok:
-            for s in lost_rows[:10]:
-                print(f"  lost row: {s.token} {s.status}")
-            for m in missing[:10]:
-                print(f"  missing: {m} {[r for r in rows if r[0] == m]}")
-            for m in list(duplicated)[:10]:
-                print(f"  duplicate: {m} x{duplicated[m]} {[r for r in rows if r[0] == m]}")
-        return 0 if ok else 1
+        for s in unacceptable[:10]:
+            print(f"  {s.outcome}: {s.token} status {s.status} {s.detail}")
+        for s in lost_rows[:10]:
+            print(f"  lost row: {s.token} {s.status}")
+        for m in missing[:10]:
+            print(f"  missing: {m} {[r for r in rows if r[0] == m]}")
+        for m in list(duplicated)[:10]:
+            print(f"  duplicate: {m} x{duplicated[m]} {[r for r in rows if r[0] == m]}")
+        return 1 if failed else 0
+
+    def write_submissions(self, inquiries) -> None:
+        """Every submission's outcome, one line each: bench/results/soak-submissions.csv."""
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / "soak-submissions.csv"
+        with path.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["token", "trial", "outcome", "first_status", "tries",
+                             "form_reloads", "post_seconds", "rows"])  # fmt: skip
+            for s in self.submissions:
+                writer.writerow([s.token, s.nct_id, s.outcome, s.status, s.tries,
+                                 s.form_reloads, f"{s.seconds:.3f}",
+                                 len(inquiries.get(s.email, []))])  # fmt: skip
+        say(f"soak: the outcome of each submission is in {path}")
 
     def run(self) -> int:
         self.start()

@@ -9,6 +9,7 @@ that a kill reaches a worker's pool children too.
 import asyncio
 import contextlib
 import email.parser
+import html
 import http.client
 import itertools
 import os
@@ -434,6 +435,11 @@ def remove_tmp(directory: Path) -> None:
 
 _CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _SITE_RE = re.compile(r'<select name="site"[^>]*>\s*<option value="(\d+)"')
+_HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+_TEXTAREA_RE = re.compile(r'<textarea[^>]* name="([^"]+)"[^>]*>(.*?)</textarea>', re.S)
+_RETRY_FORM_RE = re.compile(
+    r'<form method="post" action="([^"]+)" class="outage-retry">(.*?)</form>', re.S
+)
 _counter = itertools.count(1)
 
 
@@ -485,33 +491,83 @@ class Submission:
     token: str
     email: str
     nct_id: str
-    outcome: str = ""  # success, error, refused (429), invalid (form shown again), exception
-    status: int = 0
+    # success: stored at the first press; success-after-503: the 503 page kept the text and
+    # "Try again" stored it; kept-503: a 503 that kept the text, not stored even after the
+    # tries; 500, 503-not-kept, error, refused (429), invalid (form shown again), exception.
+    outcome: str = ""
+    status: int = 0  # of the first POST
     started: float = 0.0
-    seconds: float = 0.0  # the POST alone
+    seconds: float = 0.0  # the first POST alone
     form_seconds: float = 0.0  # the GET of the form
     redis_down: bool = False  # Redis was down during the POST
     detail: str = ""
+    tries: int = 0  # presses of "Try again" on a 503 page
+    form_reloads: int = 0  # reloads of the form page after a 503 (before typing)
 
 
-def submit_inquiry(browser: Browser, nct_id: str, run_id: str, *, redis_down=lambda: False):
-    """Open the contact form of a trial, fill it in as a patient and send it."""
+def _hidden_fields(html_text: str) -> dict[str, str]:
+    return {name: html.unescape(value) for name, value in _HIDDEN_RE.findall(html_text)}
+
+
+def _kept_form(body: str, message: str) -> tuple[str, dict] | None:
+    """The 503 page's "Try again" form, if it kept the message as typed: (action, fields)."""
+    found = _RETRY_FORM_RE.search(body)
+    if not found:
+        return None
+    action, inner = html.unescape(found.group(1)), found.group(2)
+    fields = _hidden_fields(inner)
+    fields.update({name: html.unescape(text) for name, text in _TEXTAREA_RE.findall(inner)})
+    csrf = _CSRF_RE.search(inner)
+    if csrf:
+        fields["csrfmiddlewaretoken"] = csrf.group(1)
+    return (action, fields) if fields.get("message") == message else None
+
+
+def _classify(status: int, headers, body: str, message: str):
+    """(outcome, kept form or None) of one POST of the contact form."""
+    if status == 302 and "/sent/" in headers.get("Location", ""):
+        return "success", None
+    if status == 503:
+        kept = _kept_form(body, message) if headers.get("Retry-After") else None
+        return ("kept-503", kept) if kept else ("503-not-kept", None)
+    if status == 429:
+        return "refused", None
+    if status == 200:
+        return "invalid", None
+    return ("500" if status == 500 else "error"), None
+
+
+def submit_inquiry(
+    browser: Browser, nct_id: str, run_id: str, *, redis_down=lambda: False, retry_wait=5.0,
+    tries=3,
+):  # fmt: skip
+    """Open the contact form of a trial, fill it in as a patient and send it; on a 503 page that
+    kept the message, press "Try again" after `retry_wait` seconds, up to `tries` times."""
     n = next(_counter)
     token = f"{run_id}x{n:06d}"
     sub = Submission(token=token, email=f"soak.{token}@example.org", nct_id=nct_id)
     ip = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
     headers = {"X-Forwarded-For": ip}
     path = f"/trials/{nct_id}/contact/"
+    referer = {"Referer": f"http://127.0.0.1:{browser.port}{path}"}
+    message = f"Soak test inquiry {token}."
     sub.started = time.monotonic()
     try:
-        status, _h, body = browser.request("GET", path, headers=headers)
+        status, response_headers, body = browser.request("GET", path, headers=headers)
+        while status == 503 and response_headers.get("Retry-After") and sub.form_reloads < tries:
+            # The form page itself is briefly unavailable: the patient reloads it a bit later.
+            time.sleep(retry_wait)
+            sub.form_reloads += 1
+            status, response_headers, body = browser.request("GET", path, headers=headers)
         sub.form_seconds = time.monotonic() - sub.started
         text = body.decode("utf-8", "replace")
         csrf, site = _CSRF_RE.search(text), _SITE_RE.search(text)
         if status != 200 or not csrf or not site:
             sub.outcome, sub.status, sub.detail = "error", status, "form page"
             return sub
+        # Every hidden field of the page, as a browser sends them (the submission key too).
         form = {
+            **_hidden_fields(text),
             "csrfmiddlewaretoken": csrf.group(1),
             "site": site.group(1),
             "first_name": "Soak",
@@ -519,32 +575,37 @@ def submit_inquiry(browser: Browser, nct_id: str, run_id: str, *, redis_down=lam
             "email": sub.email,
             "phone": "+33142685300",
             "preferred_language": "en",
-            "message": f"Soak test inquiry {token}.",
+            "message": message,
             "consent": "on",
             "website": "",
+            "step": "send",
         }
         down_before = redis_down()
         started = time.monotonic()
         try:
             status, response_headers, body = browser.request(
-                "POST",
-                path,
-                urllib.parse.urlencode(form),
-                {**headers, "Referer": f"http://127.0.0.1:{browser.port}{path}"},
+                "POST", path, urllib.parse.urlencode(form), {**headers, **referer}
             )
         finally:
             sub.seconds = time.monotonic() - started
             sub.redis_down = down_before or redis_down()
         sub.status = status
-        location = response_headers.get("Location", "")
-        if status == 302 and "/sent/" in location:
-            sub.outcome = "success"
-        elif status == 429:
-            sub.outcome = "refused"
-        elif status == 200:
-            sub.outcome, sub.detail = "invalid", body.decode("utf-8", "replace")[:0]
-        else:
-            sub.outcome = "error"
+        outcome, kept = _classify(
+            status, response_headers, body.decode("utf-8", "replace"), message
+        )
+        sub.outcome = outcome
+        while kept and sub.tries < tries:
+            # The patient reads "try again in a minute", waits a little and presses the button.
+            time.sleep(retry_wait)
+            sub.tries += 1
+            action, fields = kept
+            status, response_headers, body = browser.request(
+                "POST", action, urllib.parse.urlencode(fields), {**headers, **referer}
+            )
+            outcome, kept = _classify(
+                status, response_headers, body.decode("utf-8", "replace"), message
+            )
+            sub.outcome = "success-after-503" if outcome == "success" else outcome
     except (OSError, http.client.HTTPException) as exc:
         browser.close()
         sub.outcome, sub.detail = "exception", type(exc).__name__

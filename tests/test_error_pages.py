@@ -73,3 +73,51 @@ def test_a_refused_page_is_branded_and_translated(rf, language):
     assert f'<html lang="{language}">' in html
     assert REFUSED_PAGE[language] in html
     assert "TrialFinder" in html and "secret reason" not in html
+
+
+# --- the database is briefly away (config/outage.py) --------------------------------------------
+
+NOT_SAVED = {
+    "en": "We could not save what you sent",
+    "fr": "Nous n\u2019avons pas pu enregistrer votre envoi",
+    "it": "Non siamo riusciti a salvare quello che hai inviato",
+}
+UNAVAILABLE = {
+    "en": "This page is briefly unavailable",
+    "fr": "Cette page est momentanément indisponible",
+    "it": "Questa pagina è momentaneamente non disponibile",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "it"])
+def test_the_outage_page_keeps_what_was_typed_but_never_a_password(rf, language):
+    from config.outage import unavailable
+
+    request = rf.post(
+        "/trials/NCT05738187/contact/",
+        {"message": "J'ai <b>mal</b>", "email": "a@example.org", "password": "hunter2",
+         "csrfmiddlewaretoken": "old", "pre-q1": ["yes"]},
+    )  # fmt: skip
+    with translation.override(language):
+        response = unavailable(request, shown={"message": "Message"})
+    html = response.content.decode()
+    assert response.status_code == 503 and response["Retry-After"] == "60"
+    assert "no-store" in response["Cache-Control"]
+    assert NOT_SAVED[language] in html
+    assert 'action="/trials/NCT05738187/contact/"' in html
+    assert "J&#x27;ai &lt;b&gt;mal&lt;/b&gt;</textarea>" in html  # shown, escaped
+    assert '<input type="hidden" name="email" value="a@example.org">' in html
+    assert '<input type="hidden" name="pre-q1" value="yes">' in html
+    assert "hunter2" not in html and 'value="old"' not in html
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "it"])
+def test_a_page_that_cannot_be_read_is_a_branded_503(rf, language):
+    from config.outage import unavailable
+
+    with translation.override(language):
+        response = unavailable(rf.get("/trials/NCT05738187/"), kept=False)
+    html = response.content.decode()
+    assert response.status_code == 503 and response["Retry-After"] == "60"
+    assert f'<html lang="{language}">' in html and UNAVAILABLE[language] in html
+    assert 'href="/trials/NCT05738187/"' in html

@@ -54,6 +54,7 @@ from soak_stack import (
     submit_inquiry,
 )
 
+WEB_PROCESSES = 3
 # What a patient may meet: stored at once, or a 503 page that kept what they typed.
 ACCEPTABLE = ("success", "success-after-503", "kept-503")
 # Shorter than production so that the run ends in minutes: a worker killed mid-send leaves its
@@ -146,7 +147,7 @@ class Soak:
         if not self.trials:
             raise RuntimeError("no trial takes inquiries in the demo data")
         say(f"soak: {len(self.trials)} trials take inquiries")
-        self.procs.append(gunicorn(self.env, self.web_port, 3, self.logs))
+        self.procs.append(gunicorn(self.env, self.web_port, WEB_PROCESSES, self.logs))
         for i in (1, 2):
             worker = celery_worker(self.env, f"worker{i}", self.logs)
             self.workers.append(worker)
@@ -156,6 +157,17 @@ class Soak:
         )
         self.sink.state.delay = 0.2  # "writing to disk": kills land inside SMTP sessions
         time.sleep(3)  # workers connect to the broker
+        self.warm_up(WEB_PROCESSES * 2)
+
+    def warm_up(self, pages: int) -> None:
+        """Load a contact form a few times first, as a deployment's health checks do: a web
+        process's first page (imports, templates) takes seconds on a busy machine, and the
+        run measures the portal under faults, not its start."""
+        browser = Browser(self.web_port, timeout=120)
+        for i in range(pages):
+            with contextlib.suppress(OSError):
+                browser.request("GET", f"/trials/{self.trials[i % len(self.trials)]}/contact/")
+            browser.close()  # a new connection: another web process may take it
 
     def close(self):
         self.stop.set()
@@ -381,7 +393,7 @@ class Soak:
             f"submitted              {len(subs)}",
             f"outcome per submission {per_outcome}",
             '  (success-after-503: a 503 page kept the text and "Try again" stored it;'
-            " kept-503: still 503 after the tries)",
+            " kept-503: still 503 after a minute of tries)",
             f"answered 500           {outcomes['500']}",
             f"form page reloaded     {sum(s.form_reloads for s in subs)} times after a 503",
             f"rows found             {len(stored) - len(lost_rows)} of {len(stored)} stored"

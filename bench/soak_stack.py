@@ -539,10 +539,12 @@ def _classify(status: int, headers, body: str, message: str):
 
 def submit_inquiry(
     browser: Browser, nct_id: str, run_id: str, *, redis_down=lambda: False, retry_wait=5.0,
-    tries=3,
+    patience=60.0,
 ):  # fmt: skip
-    """Open the contact form of a trial, fill it in as a patient and send it; on a 503 page that
-    kept the message, press "Try again" after `retry_wait` seconds, up to `tries` times."""
+    """Open the contact form of a trial, fill it in as a patient and send it. A 503 page says
+    "try again in a minute" (Retry-After: 60): the patient reloads the form page, or presses
+    "Try again" on the page that kept the message, every `retry_wait` seconds, for up to
+    `patience` seconds."""
     n = next(_counter)
     token = f"{run_id}x{n:06d}"
     sub = Submission(token=token, email=f"soak.{token}@example.org", nct_id=nct_id)
@@ -554,7 +556,8 @@ def submit_inquiry(
     sub.started = time.monotonic()
     try:
         status, response_headers, body = browser.request("GET", path, headers=headers)
-        while status == 503 and response_headers.get("Retry-After") and sub.form_reloads < tries:
+        give_up = time.monotonic() + patience
+        while status == 503 and response_headers.get("Retry-After") and time.monotonic() < give_up:
             # The form page itself is briefly unavailable: the patient reloads it a bit later.
             time.sleep(retry_wait)
             sub.form_reloads += 1
@@ -594,7 +597,8 @@ def submit_inquiry(
             status, response_headers, body.decode("utf-8", "replace"), message
         )
         sub.outcome = outcome
-        while kept and sub.tries < tries:
+        give_up = time.monotonic() + patience
+        while kept and time.monotonic() < give_up:
             # The patient reads "try again in a minute", waits a little and presses the button.
             time.sleep(retry_wait)
             sub.tries += 1

@@ -425,7 +425,6 @@ def test_a_watched_trial_change_email_unsubscribes_in_one_click(portal, tmp_path
     with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310
         assert answer.status == 200
     assert not Subscription.objects.filter(subscriber__email="jane@example.org").exists()
-    portal.followed.add("alert-digest")
 
 
 def site_a() -> Site:

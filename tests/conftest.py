@@ -90,7 +90,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
         self.log = Path(f"/tmp/tf-worker-{uuid.uuid4().hex[:8]}.log")
 
-    def start(self, timeout: float = 30.0) -> "WorkerProcess":
+    def start(self, timeout: float = 90.0) -> "WorkerProcess":
         from config.celery import app
 
         name = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -109,7 +109,11 @@ class WorkerProcess:
                 raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
             if app.control.ping(destination=[name], timeout=0.5):
                 return self
-        raise RuntimeError(f"worker did not answer: {self.log.read_text()[-3000:]}")
+        # Never leave it running: a worker that answers late would take the next tests' tasks
+        # (with this test's SMTP settings) from the shared queue, failing them one after another.
+        log = self.log.read_text()[-3000:]
+        self.kill()
+        raise RuntimeError(f"worker did not answer: {log}")
 
     def kill(self):
         """SIGKILL: no shutdown, no ack, as when the OOM killer or a crash takes the worker."""

@@ -235,10 +235,20 @@ def bounce_webhook(request):
     return JsonResponse({"paused": 0})
 
 
+class TextSummaryAtomFeed(Atom1Feed):
+    """Atom with each summary as plain text (type="text"): Django's type="html" would make feed
+    readers render registry text, which nobody at TrialFinder wrote, as markup."""
+
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, {**item, "description": None})
+        if item["description"] is not None:
+            handler.addQuickElement("summary", item["description"], {"type": "text"})
+
+
 class SearchFeed(Feed):
     """Atom feed of any search, newest changes first: following a search without email."""
 
-    feed_type = Atom1Feed
+    feed_type = TextSummaryAtomFeed
 
     def __call__(self, request, *args, **kwargs):
         return ratelimit.search_limited(request) or super().__call__(request, *args, **kwargs)

@@ -21,7 +21,7 @@ from config import ratelimit
 from notifications import alerts
 from notifications.forms import AlertForm, FrequencyForm
 from notifications.models import Subscription, SubscriptionStatus
-from trials.ctgov import NCT_RE
+from trials.ctgov import NCT_RE, clean_controls
 from trials.models import Trial
 from trials.search import parse_params, resolve_place, search_trials
 
@@ -275,11 +275,13 @@ class SearchFeed(Feed):
     def items(self, params):
         return [hit.trial for hit in search_trials(params, page_size=50, with_facets=False).hits]
 
+    # The importer cleans control characters, but staff edits and rows imported before it did
+    # may still hold one, and XML refuses them: one such trial would fail the whole feed.
     def item_title(self, trial):
-        return f"{trial.title} ({trial.get_overall_status_display()})"
+        return clean_controls(f"{trial.title} ({trial.get_overall_status_display()})")
 
     def item_description(self, trial):
-        return trial.plain_summary or trial.brief_summary[:1000]
+        return clean_controls(trial.plain_summary or trial.brief_summary[:1000])
 
     def item_link(self, trial):
         return trial.get_absolute_url()

@@ -48,6 +48,55 @@ def envstr(name: str, default: str | None = None, *, required: bool = False) -> 
     return value
 
 
+# Keys once written in this repository (settings, compose, .env.example, tests, Dockerfile): public
+# for ever in its history, so refused whatever their length.
+PUBLISHED_SECRET_KEYS = frozenset(
+    {
+        "change-me",
+        "change-me-in-production-this-is-only-for-local-compose",
+        "insecure-development-key-only-used-with-DEBUG",
+        "test-secret-key-not-for-production",
+        "build-only",
+        "k3J9-x7PqLz2Wv8Rt5Yb0Nc4Hm6Gd1Fa9Se2Uj7Io3Kl8Zx5Cv0Bn4Mq1Wp6Er",
+        "bench-" + "x" * 50,
+        "soak-" + "x" * 50,
+    }
+)
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign production links (anyone could forge them), or None.
+
+    Stricter than Django's check (security.W009), which passed the 54-character key that
+    docker-compose used to fall back to."""
+    if not key:
+        return "must be set (it may only be omitted with DEBUG=True)"
+    if key in PUBLISHED_SECRET_KEYS:
+        return "is published in TrialFinder's repository"
+    if key.startswith("django-insecure"):
+        return "is a Django development key"
+    if len(key) < 50:
+        return "must be at least 50 characters long"
+    # A random 50-character key has 30 or more different characters; words or repeats fewer.
+    if len(set(key)) < 20:
+        return "must be random, not words or repeated characters"
+    return None
+
+
+def envsecretkey(name: str, *, debug: bool) -> str:
+    """The signing key; outside DEBUG, refused when published or weak."""
+    value = envstr(name)
+    if debug:
+        return value or "insecure-development-key-only-used-with-DEBUG"
+    problem = secret_key_problem(value)
+    if problem:
+        raise ImproperlyConfigured(
+            f"{name} {problem}. Generate one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+    return value
+
+
 def envbool(name: str, default: bool) -> bool:
     value = _get(name, None)
     if value is None:

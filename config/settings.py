@@ -19,6 +19,7 @@ from config.env import (
     envint,
     envlist,
     envredis,
+    envsecretkey,
     envstr,
     envtimezone,
     envurl,
@@ -32,15 +33,9 @@ load_dotenv(Path(os.environ.get("DOTENV_FILE", BASE_DIR / ".env")))
 load_dotenv(BASE_DIR / ".local" / "services.env")
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envstr("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        from django.core.exceptions import ImproperlyConfigured
-
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set (it may only be omitted with DEBUG=True)"
-        )
-    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG"  # noqa: S105
+# Outside DEBUG, a key published in the repository or a weak one stops start-up: it would let
+# anyone forge signed links (alert management, site confirmation, status pages).
+SECRET_KEY = envsecretkey("SECRET_KEY", debug=DEBUG)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 SITE_URL = envurl("SITE_URL", "http://localhost:8000")

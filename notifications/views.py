@@ -154,6 +154,8 @@ def manage(request, token):
         if action == "delete-all":
             alerts.subscriber_erase(subscriber)
             return _no_referrer(render(request, "notifications/erased.html"))
+        if action == "new-link":
+            return redirect("notifications:manage", token=alerts.subscriber_renew_links(subscriber))
         subscription = subscriber.subscriptions.filter(
             id=_int(request.POST.get("subscription"))
         ).first()

@@ -1,6 +1,7 @@
 """Security headers on each kind of page, and `check --deploy` with production settings."""
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -72,7 +73,7 @@ def test_manage_check_deploy_is_clean_with_production_settings():
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DOTENV_FILE": "/nonexistent",
         "DEBUG": "False",
-        "SECRET_KEY": "k3J9-x7PqLz2Wv8Rt5Yb0Nc4Hm6Gd1Fa9Se2Uj7Io3Kl8Zx5Cv0Bn4Mq1Wp6Er",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "SITE_URL": "https://trials.example.org",
         "ALLOWED_HOSTS": "trials.example.org",
         "BEHIND_HTTPS_PROXY": "True",

@@ -78,6 +78,10 @@ def subscribe_search(request):
     form = AlertForm(request.POST or None, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         return _subscribe(request, form, params=params)
+    # The page shows how many trials match: a search, under the same limit as all others.
+    limited = ratelimit.search_limited(request)
+    if limited:
+        return limited
     preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
     if params.point:
         preview.place_label = params.point.label

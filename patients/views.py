@@ -136,8 +136,9 @@ def contact(request, nct_id):
 
     prescreen = PrescreenForm(request.POST, trial=trial, questions=questions)
     outcome = prescreen.snapshot().get("result")
-    if outcome == MAY_NOT_BE_ELIGIBLE:
-        # Other trials for the same condition near the same place, while they still decide.
+    if outcome == MAY_NOT_BE_ELIGIBLE and ratelimit.search_hit(request).allowed:
+        # Other trials for the same condition near the same place, while they still decide
+        # (a search: over the search limit the page goes without, never the contact form).
         ctx["alternatives"] = alternatives.alternatives_for(
             trial, near or alternatives.site_place(sites[0])
         )
@@ -335,7 +336,7 @@ def status(request, token):
         "token": token,
         "withdraw_token": services.withdraw_token(inquiry),
     }
-    if inquiry.status == InquiryStatus.NOT_ELIGIBLE:
+    if inquiry.status == InquiryStatus.NOT_ELIGIBLE and ratelimit.search_hit(request).allowed:
         found = alternatives.alternatives_for_inquiry(inquiry)
         ctx["alternatives"] = found
         if found is not None:

@@ -7,7 +7,7 @@ start-up instead of silently running with a default (DEBUG="flase" must not mean
 import os
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
@@ -193,9 +193,29 @@ def envdatabase(name: str) -> dict:
     }
 
 
-def envredis(name: str) -> str:
-    value = envstr(name, required=True)
+def envredis(name: str, default: str | None = None) -> str:
+    value = envstr(name, default, required=True)
     parts = urlsplit(value)
     if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
         raise ImproperlyConfigured(f"{name} must be a redis:// URL, got {value!r}")
     return value
+
+
+def redis_url_next_db(url: str) -> str:
+    """The same Redis server, next database: redis://host:6379/2 → redis://host:6379/3."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.scheme == "unix":
+        db = int(query.get("db", ["0"])[-1] or 0)
+        query["db"] = [str(db + 1)]
+        path = parts.path
+    else:
+        db = int(parts.path.strip("/") or 0)
+        path = f"/{db + 1}"
+    if db + 1 > 15:
+        raise ImproperlyConfigured(
+            f"{url} uses the last database of a default Redis: set CACHE_REDIS_URL"
+        )
+    # Not urlunsplit: it writes unix:///path as unix:/path.
+    rest = f"?{urlencode(query, doseq=True)}" if query else ""
+    return f"{parts.scheme}://{parts.netloc}{path}{rest}"

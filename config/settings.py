@@ -24,6 +24,7 @@ from config.env import (
     envtimezone,
     envurl,
     load_dotenv,
+    redis_url_next_db,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -105,14 +106,24 @@ DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: Celery broker, cache, rate limits ------------------------------------------------
+# --- Redis: Celery broker and rate limits; the cache apart -----------------------------------
+# The broker's Redis must never evict (a lost key is a lost email): maxmemory-policy noeviction.
 REDIS_URL = envredis("REDIS_URL")
+# The cache may be evicted at any time, and a flood of searches must not fill the broker's memory:
+# its own database, by default the next one on the same server. In production give it a Redis
+# of its own with a cap and LRU eviction (maxmemory and its policy are per server, not per
+# database), as docker-compose.yml does: --maxmemory 256mb --maxmemory-policy allkeys-lru.
+CACHE_REDIS_URL = envredis("CACHE_REDIS_URL", redis_url_next_db(REDIS_URL))
+if CACHE_REDIS_URL == REDIS_URL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("CACHE_REDIS_URL must not be the broker's REDIS_URL")
 # Short socket timeouts: a request must never hang because Redis is down.
 REDIS_SOCKET_TIMEOUT = 0.5
 CACHES = {
     "default": {
         "BACKEND": "config.cache.ForgivingRedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "tf"),
         "OPTIONS": {
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,

@@ -2,12 +2,13 @@
 the Atom feed of any search."""
 
 import hmac
-import json
 import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config import ratelimit
+from config.jsonbody import BadJSON, loads_object
 from notifications import alerts
 from notifications.forms import AlertForm, FrequencyForm
 from notifications.models import Subscription, SubscriptionStatus
@@ -231,10 +233,16 @@ def bounce_webhook(request):
     if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
         return HttpResponseForbidden("bad secret")
     try:
-        event = json.loads(request.body or b"{}")
-        email, kind = str(event["email"]), str(event["type"])
-    except (ValueError, KeyError, TypeError):
-        return JsonResponse({"error": "expected JSON with email and type"}, status=400)
+        event = loads_object(request.body or b"{}")
+    except BadJSON as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    email, kind = event.get("email"), event.get("type")
+    if not isinstance(email, str) or not isinstance(kind, str):
+        return JsonResponse({"error": "expected JSON with email and type (text)"}, status=400)
+    try:
+        validate_email(email)
+    except ValidationError:
+        return JsonResponse({"error": "email is not an email address"}, status=400)
     if kind == "complaint" or (kind == "bounce" and event.get("bounce_type", "hard") == "hard"):
         paused = alerts.subscriptions_pause_for_address(email, kind)
         return JsonResponse({"paused": paused})

@@ -5,7 +5,6 @@ comes back to are addressed by signed tokens, never by an inquiry's sequential i
 """
 
 import base64
-import json
 import math
 import uuid
 
@@ -23,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config import ratelimit
+from config.jsonbody import BadJSON, loads_object
 from config.ratelimit import Limit, check, client_ip
 from notifications import alerts
 from notifications.models import Subscription
@@ -590,10 +590,9 @@ def _json_body(request, max_bytes: int):
     if length > max_bytes:
         return _TOO_LARGE_BODY
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        return loads_object(request.body)
+    except BadJSON:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _gone(request, status=404, disabled=False):

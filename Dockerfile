@@ -26,4 +26,6 @@ RUN DATABASE_URL=postgresql://build@localhost/build REDIS_URL=redis://localhost:
 
 USER trialfinder
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "5", "--access-logfile", "-"]
+# Access and error logs through the portal's redacting formatter (config/gunicorn.py): no query
+# string, token or address in them.
+CMD ["gunicorn", "config.wsgi:application", "-c", "python:config.gunicorn", "--bind", "0.0.0.0:8000", "--workers", "5"]

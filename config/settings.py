@@ -26,6 +26,7 @@ from config.env import (
     load_dotenv,
     redis_url_next_db,
 )
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -373,14 +374,6 @@ SESSION_SAVE_EVERY_REQUEST = True
 
 # --- Logging: never patient data (see CONVENTIONS) ------------------------------------------
 LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Django logs the POST body nowhere, but 4xx request lines can carry query strings.
-        "django.request": {"level": "ERROR"},
-    },
-}
+# One formatter for Django, Celery and gunicorn (config/gunicorn.py): query strings, capability
+# tokens in paths and email addresses are redacted from every line (config/logs.py).
+LOGGING = logging_config(LOG_LEVEL)

@@ -58,6 +58,24 @@ def hit(limit: Limit, identity: str) -> Verdict:
     return Verdict(True)
 
 
+def peek(limit: Limit, identity: str) -> Verdict:
+    """Whether `identity` has used up `limit`, without counting a hit."""
+    key = _key(limit, identity)
+    try:
+        pipe = get_redis().pipeline()
+        pipe.get(key)
+        pipe.ttl(key)
+        count, ttl = pipe.execute()
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "rate limit %s not enforced, Redis unavailable: %s", limit.scope, type(exc).__name__
+        )
+        return Verdict(True)
+    if int(count or 0) >= limit.count:
+        return Verdict(False, retry_after=max(int(ttl), 1))
+    return Verdict(True)
+
+
 def check(pairs: list[tuple[Limit, str]]) -> Verdict:
     """Hit every (limit, identity); the first refusal wins (all are counted)."""
     verdicts = [hit(limit, identity) for limit, identity in pairs if identity]

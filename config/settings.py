@@ -298,14 +298,24 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Staff who can read inquiries log in with a TOTP code as well as their password. Only a local
-# demo (make run) may turn this off.
+# demo (make run, DEBUG=True) may turn this off: refused outright rather than a system check
+# warning, because gunicorn and Celery never run the checks.
 REQUIRE_2FA = envbool("REQUIRE_2FA", True)
+if not REQUIRE_2FA and not DEBUG:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "REQUIRE_2FA=False is only for a local demo with DEBUG=True: staff read patients' data"
+    )
 OTP_TOTP_ISSUER = "TrialFinder"
 # Ten wrong passwords for one username from one address lock that pair for 15 minutes, then it
 # recovers on its own: a throttle, not a lock anyone can use to shut a coordinator out.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 10, minimum=3)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# And failed logins from one address whatever the usernames (one password tried over many),
+# for the same cool-off; higher, as several coordinators may share a hospital's address.
+LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 30, minimum=AXES_FAILURE_LIMIT)
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"

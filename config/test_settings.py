@@ -19,10 +19,11 @@ os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The suite searches hundreds of times a minute from one address; tests of the limits set their own.
 os.environ.setdefault("SEARCH_RATE_PER_MINUTE", "100000")
-# Admin tests log staff in directly; tests of the two-step login turn it on.
-os.environ.setdefault("REQUIRE_2FA", "False")
-
 from config.settings import *  # noqa: F403
+
+# Admin tests log staff in directly; tests of the two-step login turn it on. Set here, not in
+# the environment: settings refuse REQUIRE_2FA=False with DEBUG=False.
+REQUIRE_2FA = False
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Static files come straight from the finders: tests do not run collectstatic.

@@ -376,7 +376,11 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+# Preloading puts the domain in browsers' built-in HTTPS-only lists, which takes months to
+# undo (and covers every subdomain): a deployment opts in, knowing that.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# `check --deploy` warns whenever preload is off (security.W021); off is this portal's default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Staff sessions end after this long without a request (sessions are used by the admin only).
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30, minimum=5) * 60

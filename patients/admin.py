@@ -24,6 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -820,8 +821,11 @@ class CoordinatedSiteAdmin(admin.ModelAdmin):
         if status not in sites.CHOICES or not self.has_change_permission(request, site):
             raise Http404
         self._done(request, self._confirm(request, [site], status), status)
-        back = request.POST.get("next") or reverse("admin:patients_coordinatedsite_changelist")
-        if not back.startswith("/"):
+        back = request.POST.get("next", "")
+        # "//evil.example/" starts with "/" too: only a page of this site.
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             back = reverse("admin:patients_coordinatedsite_changelist")
         return HttpResponseRedirect(back)
 

@@ -16,7 +16,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests import conftest
@@ -97,7 +96,6 @@ def form_post(session, base, path, data, **kwargs):
     return session.post(base + path, data=data, allow_redirects=False, timeout=30, **kwargs)
 
 
-@pytest.mark.worker
 def test_a_whole_journey_leaves_no_personal_data_or_token_in_the_logs(transactional_db, tmp_path):
     from django.contrib.auth import get_user_model
 

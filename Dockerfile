@@ -17,12 +17,15 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .
-# collectstatic needs settings that import cleanly; these values are for the build step only.
+# collectstatic needs settings that import cleanly; these values are for the build step only
+# (a throw-away random key: production settings refuse any key written down).
 # (Translation catalogues are compiled in the repository: locale/*/LC_MESSAGES/*.mo.)
 RUN DATABASE_URL=postgresql://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
-    SECRET_KEY=build-only DEBUG=False \
+    SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" DEBUG=False \
     python manage.py collectstatic --noinput --verbosity 0
 
 USER trialfinder
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "5", "--access-logfile", "-"]
+# Access and error logs through the portal's redacting formatter (config/gunicorn.py): no query
+# string, token or address in them.
+CMD ["gunicorn", "config.wsgi:application", "-c", "python:config.gunicorn", "--bind", "0.0.0.0:8000", "--workers", "5"]

@@ -44,9 +44,10 @@ fmt: install
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
 # Rebuild the translation catalogues after changing user-facing strings.
+# DEBUG=True: the catalogue tools need no production secrets (settings refuse a weak key without it).
 messages: install
-	cd . && $(VENV_PY) manage.py makemessages -l fr -l it --no-obsolete --ignore '.venv/*' --ignore '.local/*' --ignore 'tests/*' --ignore 'bench/*'
-	$(VENV_PY) manage.py compilemessages --ignore '.venv/*'
+	cd . && DEBUG=True $(VENV_PY) manage.py makemessages -l fr -l it --no-obsolete --ignore '.venv/*' --ignore '.local/*' --ignore 'tests/*' --ignore 'bench/*'
+	DEBUG=True $(VENV_PY) manage.py compilemessages --ignore '.venv/*'
 
 clean: stop
 	rm -rf .venv .local staticfiles

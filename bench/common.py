@@ -5,6 +5,7 @@ measured under the result keys of bench/README.md (numbers only), plus optional 
 """
 
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -18,6 +19,9 @@ PYTHON = sys.executable
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# One key for every process of a run; random, because production settings refuse a written one.
+RUN_SECRET_KEY = secrets.token_urlsafe(50)
 
 
 @dataclass
@@ -36,7 +40,7 @@ class BenchContext:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "x" * 50),
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or RUN_SECRET_KEY,
             "DEBUG": "False",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SITE_URL": "http://127.0.0.1",

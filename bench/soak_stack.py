@@ -14,6 +14,7 @@ import http.client
 import itertools
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -320,6 +321,10 @@ class Proc:
             self.proc.wait()
 
 
+# One key for every process of a run; random, because production settings refuse a written one.
+RUN_SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def portal_env(
     *,
     database_url: str,
@@ -338,7 +343,7 @@ def portal_env(
         "DOTENV_FILE": str(static_root / "no-such.env"),  # a developer's .env stays out of it
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": "soak-" + "x" * 50,
+        "SECRET_KEY": RUN_SECRET_KEY,
         "DEBUG": "False",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SITE_URL": f"http://127.0.0.1:{web_port}",

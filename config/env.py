@@ -7,7 +7,7 @@ start-up instead of silently running with a default (DEBUG="flase" must not mean
 import os
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +45,55 @@ def envstr(name: str, default: str | None = None, *, required: bool = False) -> 
         if required:
             raise ImproperlyConfigured(f"{name} must be set")
         return ""
+    return value
+
+
+# Keys once written in this repository (settings, compose, .env.example, tests, Dockerfile): public
+# for ever in its history, so refused whatever their length.
+PUBLISHED_SECRET_KEYS = frozenset(
+    {
+        "change-me",
+        "change-me-in-production-this-is-only-for-local-compose",
+        "insecure-development-key-only-used-with-DEBUG",
+        "test-secret-key-not-for-production",
+        "build-only",
+        "k3J9-x7PqLz2Wv8Rt5Yb0Nc4Hm6Gd1Fa9Se2Uj7Io3Kl8Zx5Cv0Bn4Mq1Wp6Er",
+        "bench-" + "x" * 50,
+        "soak-" + "x" * 50,
+    }
+)
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign production links (anyone could forge them), or None.
+
+    Stricter than Django's check (security.W009), which passed the 54-character key that
+    docker-compose used to fall back to."""
+    if not key:
+        return "must be set (it may only be omitted with DEBUG=True)"
+    if key in PUBLISHED_SECRET_KEYS:
+        return "is published in TrialFinder's repository"
+    if key.startswith("django-insecure"):
+        return "is a Django development key"
+    if len(key) < 50:
+        return "must be at least 50 characters long"
+    # A random 50-character key has 30 or more different characters; words or repeats fewer.
+    if len(set(key)) < 20:
+        return "must be random, not words or repeated characters"
+    return None
+
+
+def envsecretkey(name: str, *, debug: bool) -> str:
+    """The signing key; outside DEBUG, refused when published or weak."""
+    value = envstr(name)
+    if debug:
+        return value or "insecure-development-key-only-used-with-DEBUG"
+    problem = secret_key_problem(value)
+    if problem:
+        raise ImproperlyConfigured(
+            f"{name} {problem}. Generate one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
     return value
 
 
@@ -144,9 +193,29 @@ def envdatabase(name: str) -> dict:
     }
 
 
-def envredis(name: str) -> str:
-    value = envstr(name, required=True)
+def envredis(name: str, default: str | None = None) -> str:
+    value = envstr(name, default, required=True)
     parts = urlsplit(value)
     if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
         raise ImproperlyConfigured(f"{name} must be a redis:// URL, got {value!r}")
     return value
+
+
+def redis_url_next_db(url: str) -> str:
+    """The same Redis server, next database: redis://host:6379/2 → redis://host:6379/3."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.scheme == "unix":
+        db = int(query.get("db", ["0"])[-1] or 0)
+        query["db"] = [str(db + 1)]
+        path = parts.path
+    else:
+        db = int(parts.path.strip("/") or 0)
+        path = f"/{db + 1}"
+    if db + 1 > 15:
+        raise ImproperlyConfigured(
+            f"{url} uses the last database of a default Redis: set CACHE_REDIS_URL"
+        )
+    # Not urlunsplit: it writes unix:///path as unix:/path.
+    rest = f"?{urlencode(query, doseq=True)}" if query else ""
+    return f"{parts.scheme}://{parts.netloc}{path}{rest}"

@@ -58,6 +58,24 @@ def hit(limit: Limit, identity: str) -> Verdict:
     return Verdict(True)
 
 
+def peek(limit: Limit, identity: str) -> Verdict:
+    """Whether `identity` has used up `limit`, without counting a hit."""
+    key = _key(limit, identity)
+    try:
+        pipe = get_redis().pipeline()
+        pipe.get(key)
+        pipe.ttl(key)
+        count, ttl = pipe.execute()
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "rate limit %s not enforced, Redis unavailable: %s", limit.scope, type(exc).__name__
+        )
+        return Verdict(True)
+    if int(count or 0) >= limit.count:
+        return Verdict(False, retry_after=max(int(ttl), 1))
+    return Verdict(True)
+
+
 def check(pairs: list[tuple[Limit, str]]) -> Verdict:
     """Hit every (limit, identity); the first refusal wins (all are counted)."""
     verdicts = [hit(limit, identity) for limit, identity in pairs if identity]
@@ -90,10 +108,16 @@ def too_many_requests(request, verdict: Verdict) -> HttpResponse:
     return response
 
 
+def search_hit(request) -> Verdict:
+    """Count one search against the per-IP limit that every path running a search shares: the
+    search page, the API, the feeds, the alert form's count, other trials on the contact and
+    status pages. A path must call this (or search_limited) before it searches."""
+    return hit(Limit("search-ip", settings.SEARCH_RATE_PER_MINUTE, 60), client_ip(request))
+
+
 def search_limited(request):
-    """The per-IP limit shared by the search page, the API and the feeds; a 429 or None."""
-    limit = Limit("search-ip", settings.SEARCH_RATE_PER_MINUTE, 60)
-    verdict = hit(limit, client_ip(request))
+    """search_hit for a path whose answer is the search: a 429 response, or None."""
+    verdict = search_hit(request)
     if verdict.allowed:
         return None
     return too_many_requests(request, verdict)

@@ -19,11 +19,14 @@ from config.env import (
     envint,
     envlist,
     envredis,
+    envsecretkey,
     envstr,
     envtimezone,
     envurl,
     load_dotenv,
+    redis_url_next_db,
 )
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,15 +35,9 @@ load_dotenv(Path(os.environ.get("DOTENV_FILE", BASE_DIR / ".env")))
 load_dotenv(BASE_DIR / ".local" / "services.env")
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envstr("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        from django.core.exceptions import ImproperlyConfigured
-
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set (it may only be omitted with DEBUG=True)"
-        )
-    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG"  # noqa: S105
+# Outside DEBUG, a key published in the repository or a weak one stops start-up: it would let
+# anyone forge signed links (alert management, site confirmation, status pages).
+SECRET_KEY = envsecretkey("SECRET_KEY", debug=DEBUG)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 SITE_URL = envurl("SITE_URL", "http://localhost:8000")
@@ -117,14 +114,24 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 DB_OUTAGE_RETRY_SECONDS = envint("DB_OUTAGE_RETRY_SECONDS", 15, minimum=0, maximum=25)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: Celery broker, cache, rate limits ------------------------------------------------
+# --- Redis: Celery broker and rate limits; the cache apart -----------------------------------
+# The broker's Redis must never evict (a lost key is a lost email): maxmemory-policy noeviction.
 REDIS_URL = envredis("REDIS_URL")
+# The cache may be evicted at any time, and a flood of searches must not fill the broker's memory:
+# its own database, by default the next one on the same server. In production give it a Redis
+# of its own with a cap and LRU eviction (maxmemory and its policy are per server, not per
+# database), as docker-compose.yml does: --maxmemory 256mb --maxmemory-policy allkeys-lru.
+CACHE_REDIS_URL = envredis("CACHE_REDIS_URL", redis_url_next_db(REDIS_URL))
+if CACHE_REDIS_URL == REDIS_URL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("CACHE_REDIS_URL must not be the broker's REDIS_URL")
 # Short socket timeouts: a request must never hang because Redis is down.
 REDIS_SOCKET_TIMEOUT = 0.5
 CACHES = {
     "default": {
         "BACKEND": "config.cache.ForgivingRedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "tf"),
         "OPTIONS": {
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
@@ -299,14 +306,24 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Staff who can read inquiries log in with a TOTP code as well as their password. Only a local
-# demo (make run) may turn this off.
+# demo (make run, DEBUG=True) may turn this off: refused outright rather than a system check
+# warning, because gunicorn and Celery never run the checks.
 REQUIRE_2FA = envbool("REQUIRE_2FA", True)
+if not REQUIRE_2FA and not DEBUG:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "REQUIRE_2FA=False is only for a local demo with DEBUG=True: staff read patients' data"
+    )
 OTP_TOTP_ISSUER = "TrialFinder"
 # Ten wrong passwords for one username from one address lock that pair for 15 minutes, then it
 # recovers on its own: a throttle, not a lock anyone can use to shut a coordinator out.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 10, minimum=3)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# And failed logins from one address whatever the usernames (one password tried over many),
+# for the same cool-off; higher, as several coordinators may share a hospital's address.
+LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 30, minimum=AXES_FAILURE_LIMIT)
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
@@ -379,7 +396,11 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+# Preloading puts the domain in browsers' built-in HTTPS-only lists, which takes months to
+# undo (and covers every subdomain): a deployment opts in, knowing that.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# `check --deploy` warns whenever preload is off (security.W021); off is this portal's default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Staff sessions end after this long without a request (sessions are used by the admin only).
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30, minimum=5) * 60
@@ -387,14 +408,6 @@ SESSION_SAVE_EVERY_REQUEST = True
 
 # --- Logging: never patient data (see CONVENTIONS) ------------------------------------------
 LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Django logs the POST body nowhere, but 4xx request lines can carry query strings.
-        "django.request": {"level": "ERROR"},
-    },
-}
+# One formatter for Django, Celery and gunicorn (config/gunicorn.py): query strings, capability
+# tokens in paths and email addresses are redacted from every line (config/logs.py).
+LOGGING = logging_config(LOG_LEVEL)

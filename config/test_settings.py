@@ -1,6 +1,7 @@
 """The only override of config/settings.py: what tests need to be fast and self-contained."""
 
 import os
+import secrets
 
 # Tests run against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, as set by `make test`).
 # Their Celery messages and cache keys get a prefix of their own so that a test run never
@@ -11,15 +12,18 @@ os.environ.setdefault("CELERY_KEY_PREFIX", f"test-{os.getpid()}:")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{os.getpid()}")
 os.environ.setdefault("CELERY_QUEUE", "test")
 os.environ.setdefault("EMAIL_BACKEND", "locmem")
-os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+# A fresh key per run (in os.environ, so worker processes share it): a key written here would be
+# public, and production refuses those.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The suite searches hundreds of times a minute from one address; tests of the limits set their own.
 os.environ.setdefault("SEARCH_RATE_PER_MINUTE", "100000")
-# Admin tests log staff in directly; tests of the two-step login turn it on.
-os.environ.setdefault("REQUIRE_2FA", "False")
-
 from config.settings import *  # noqa: F403
+
+# Admin tests log staff in directly; tests of the two-step login turn it on. Set here, not in
+# the environment: settings refuse REQUIRE_2FA=False with DEBUG=False.
+REQUIRE_2FA = False
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Static files come straight from the finders: tests do not run collectstatic.

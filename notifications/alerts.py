@@ -7,6 +7,7 @@ running it twice, or after a retry, announces nothing twice. Saved searches are 
 site's own WHERE clause (trials.search.filter_sql) over subscription columns, in one query.
 """
 
+import hmac
 import logging
 import re
 from collections import defaultdict
@@ -27,6 +28,7 @@ from notifications.models import (
     Subscriber,
     Subscription,
     SubscriptionStatus,
+    new_link_key,
 )
 from trials import geo
 from trials.changes import describe
@@ -193,7 +195,7 @@ def confirm_token(subscription: Subscription) -> str:
 
 
 def manage_token(subscriber: Subscriber) -> str:
-    return signing.dumps(subscriber.id, salt=MANAGE_SALT)
+    return signing.dumps([subscriber.id, subscriber.link_key], salt=MANAGE_SALT)
 
 
 def unsubscribe_token(subscription_ids: list[int]) -> str:
@@ -245,11 +247,30 @@ def subscription_confirm(token: str) -> Subscription | None:
 
 
 def subscriber_from_token(token: str) -> Subscriber | None:
+    """The subscriber of a management link; None when tampered, or when its key is not the
+    subscriber's (renewed, or a link from before keys, which SECRET_KEY alone could forge)."""
     try:
-        subscriber_id = signing.loads(token, salt=MANAGE_SALT)
+        payload = signing.loads(token, salt=MANAGE_SALT)
     except signing.BadSignature:
         return None
-    return Subscriber.objects.filter(id=subscriber_id).first()
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and isinstance(payload[0], int)
+        and isinstance(payload[1], str)
+    ):
+        return None
+    subscriber = Subscriber.objects.filter(id=payload[0]).first()
+    if subscriber is None or not hmac.compare_digest(subscriber.link_key, payload[1]):
+        return None
+    return subscriber
+
+
+def subscriber_renew_links(subscriber: Subscriber) -> str:
+    """Every management link sent so far stops working; returns the new link's token."""
+    subscriber.link_key = new_link_key()
+    subscriber.save(update_fields=["link_key"])
+    return manage_token(subscriber)
 
 
 def subscriptions_unsubscribe(token: str) -> int | None:

@@ -2,6 +2,7 @@
 subscription was already told."""
 
 import hashlib
+import secrets
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -71,12 +72,19 @@ class OutgoingEmail(models.Model):
 # --- alerts --------------------------------------------------------------------------------------
 
 
+def new_link_key() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class Subscriber(models.Model):
     """An email address that asked for alerts. No account: every email carries signed links
     back to the subscriber's alerts. "Delete all" deletes this row and with it the address."""
 
     email = models.EmailField(max_length=254, unique=True)  # stored lower-case
     language = models.CharField(max_length=10, default="en")
+    # In every management link, next to the id: a link cannot be forged from SECRET_KEY alone,
+    # and a new key ("make my old links stop working") voids every link sent so far.
+    link_key = models.CharField(max_length=32, default=new_link_key, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):

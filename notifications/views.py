@@ -2,12 +2,13 @@
 the Atom feed of any search."""
 
 import hmac
-import json
 import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,12 +19,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config import ratelimit
+from config.jsonbody import BadJSON, loads_object
 from config.outage import survives_db_outage
 from config.privacy import private_page
 from notifications import alerts
 from notifications.forms import AlertForm, FrequencyForm
 from notifications.models import Subscription, SubscriptionStatus
-from trials.ctgov import NCT_RE
+from trials.ctgov import NCT_RE, clean_controls
 from trials.models import Trial
 from trials.search import parse_params, resolve_place, search_trials
 
@@ -73,6 +75,10 @@ def subscribe_search(request):
     form = AlertForm(request.POST or None, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         return _subscribe(request, form, params=params)
+    # The page shows how many trials match: a search, under the same limit as all others.
+    limited = ratelimit.search_limited(request)
+    if limited:
+        return limited
     preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
     if params.point:
         preview.place_label = params.point.label
@@ -152,6 +158,8 @@ def manage(request, token):
         if action == "delete-all":
             alerts.subscriber_erase(subscriber)
             return render(request, "notifications/erased.html")
+        if action == "new-link":
+            return redirect("notifications:manage", token=alerts.subscriber_renew_links(subscriber))
         subscription = subscriber.subscriptions.filter(
             id=_int(request.POST.get("subscription"))
         ).first()
@@ -223,20 +231,36 @@ def bounce_webhook(request):
     if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
         return HttpResponseForbidden("bad secret")
     try:
-        event = json.loads(request.body or b"{}")
-        email, kind = str(event["email"]), str(event["type"])
-    except (ValueError, KeyError, TypeError):
-        return JsonResponse({"error": "expected JSON with email and type"}, status=400)
+        event = loads_object(request.body or b"{}")
+    except BadJSON as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    email, kind = event.get("email"), event.get("type")
+    if not isinstance(email, str) or not isinstance(kind, str):
+        return JsonResponse({"error": "expected JSON with email and type (text)"}, status=400)
+    try:
+        validate_email(email)
+    except ValidationError:
+        return JsonResponse({"error": "email is not an email address"}, status=400)
     if kind == "complaint" or (kind == "bounce" and event.get("bounce_type", "hard") == "hard"):
         paused = alerts.subscriptions_pause_for_address(email, kind)
         return JsonResponse({"paused": paused})
     return JsonResponse({"paused": 0})
 
 
+class TextSummaryAtomFeed(Atom1Feed):
+    """Atom with each summary as plain text (type="text"): Django's type="html" would make feed
+    readers render registry text, which nobody at TrialFinder wrote, as markup."""
+
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, {**item, "description": None})
+        if item["description"] is not None:
+            handler.addQuickElement("summary", item["description"], {"type": "text"})
+
+
 class SearchFeed(Feed):
     """Atom feed of any search, newest changes first: following a search without email."""
 
-    feed_type = Atom1Feed
+    feed_type = TextSummaryAtomFeed
 
     def __call__(self, request, *args, **kwargs):
         return ratelimit.search_limited(request) or super().__call__(request, *args, **kwargs)
@@ -263,11 +287,13 @@ class SearchFeed(Feed):
     def items(self, params):
         return [hit.trial for hit in search_trials(params, page_size=50, with_facets=False).hits]
 
+    # The importer cleans control characters, but staff edits and rows imported before it did
+    # may still hold one, and XML refuses them: one such trial would fail the whole feed.
     def item_title(self, trial):
-        return f"{trial.title} ({trial.get_overall_status_display()})"
+        return clean_controls(f"{trial.title} ({trial.get_overall_status_display()})")
 
     def item_description(self, trial):
-        return trial.plain_summary or trial.brief_summary[:1000]
+        return clean_controls(trial.plain_summary or trial.brief_summary[:1000])
 
     def item_link(self, trial):
         return trial.get_absolute_url()

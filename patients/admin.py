@@ -16,6 +16,7 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import linebreaks_filter
@@ -24,12 +25,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext, ngettext
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from config.outage import survives_db_outage
-from patients import services, sites, stats, status_emails
+from patients import services, sites, staff, stats, status_emails
 from patients.models import (
     STATUS_EMAIL_PLACEHOLDERS,
     CoordinatedSite,
@@ -841,8 +843,11 @@ class CoordinatedSiteAdmin(admin.ModelAdmin):
         if status not in sites.CHOICES or not self.has_change_permission(request, site):
             raise Http404
         self._done(request, self._confirm(request, [site], status), status)
-        back = request.POST.get("next") or reverse("admin:patients_coordinatedsite_changelist")
-        if not back.startswith("/"):
+        back = request.POST.get("next", "")
+        # "//evil.example/" starts with "/" too: only a page of this site.
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             back = reverse("admin:patients_coordinatedsite_changelist")
         return HttpResponseRedirect(back)
 
@@ -922,3 +927,52 @@ class StatusEmailAdmin(admin.ModelAdmin):
     @admin.action(description=_("Stop sending these emails"), permissions=["change"])
     def turn_off(self, request, queryset):
         queryset.update(enabled=False)
+
+
+# --- staff accounts: two-step login set-up links -----------------------------------------------
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(DjangoUserAdmin):
+    """Django's user admin, with the one way to pair a staff member's authenticator: a
+    one-time link by email (config/otp.py), never a password alone."""
+
+    actions = ["email_otp_setup_link"]
+
+    @admin.action(description=_("Email a two-step login set-up link"), permissions=["change"])
+    def email_otp_setup_link(self, request, queryset):
+        sent, skipped = 0, 0
+        for user in queryset.filter(is_active=True, is_staff=True):
+            try:
+                staff.staff_send_otp_setup_link(user=user, language=get_language() or "en")
+                sent += 1
+            except staff.NoAddress:
+                skipped += 1
+        skipped += queryset.exclude(is_active=True, is_staff=True).count()
+        if sent:
+            self.message_user(
+                request,
+                ngettext(
+                    "Set-up link emailed to %(count)d staff member; their earlier links no "
+                    "longer work.",
+                    "Set-up links emailed to %(count)d staff members; their earlier links no "
+                    "longer work.",
+                    sent,
+                )
+                % {"count": sent},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d user skipped: not active staff, or no email address.",
+                    "%(count)d users skipped: not active staff, or no email address.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from config.jsonbody import nesting_depth
 from patients.models import SharedNotes
 
 # --- limits (the browser enforces the same ones before uploading: see _notes_panel.html) ----
@@ -203,7 +204,11 @@ def read_cookie_notes(request, nct_id: str) -> list[dict]:
     if not raw or len(raw) > 4096:
         return []
     try:
-        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        # A list of flat objects; deeper nesting is not ours (and would exhaust the parser).
+        if nesting_depth(decoded) > 3:
+            return []
+        data = json.loads(decoded)
     except (binascii.Error, ValueError):
         return []
     if not isinstance(data, list):

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from notifications.emails import queue_email
 from patients.models import SiteConfirmation, SiteCoordinator
@@ -94,9 +95,15 @@ def trial_refresh_confirmation(*, trial_id: int) -> None:
 # --- the signed link -----------------------------------------------------------------------------
 
 
+def _user_key(user) -> str:
+    """Derived from the coordinator's password hash, as Django's password-reset links are: a
+    link cannot be made from SECRET_KEY alone, and a new password voids the links sent before."""
+    return salted_hmac(CONFIRM_SALT, user.password, algorithm="sha256").hexdigest()[:32]
+
+
 def confirm_token(site: Site, user) -> str:
     """Names the site and the coordinator it was sent to (who the confirmation is recorded as)."""
-    return signing.dumps([site.pk, user.pk], salt=CONFIRM_SALT)
+    return signing.dumps([site.pk, user.pk, _user_key(user)], salt=CONFIRM_SALT)
 
 
 def confirm_url(site: Site, user) -> str:
@@ -108,7 +115,7 @@ def read_confirm_token(token: str) -> tuple[Site, object] | None:
     from django.contrib.auth import get_user_model
 
     try:
-        site_id, user_id = signing.loads(
+        site_id, user_id, user_key = signing.loads(
             token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE.total_seconds()
         )
     except (signing.BadSignature, ValueError, TypeError):
@@ -116,6 +123,8 @@ def read_confirm_token(token: str) -> tuple[Site, object] | None:
     site = Site.objects.select_related("trial").filter(pk=site_id).first()
     user = get_user_model().objects.filter(pk=user_id).first()
     if site is None or not may_confirm(user, site):
+        return None
+    if not constant_time_compare(str(user_key), _user_key(user)):
         return None
     return site, user
 

@@ -5,7 +5,6 @@ comes back to are addressed by signed tokens, never by an inquiry's sequential i
 """
 
 import base64
-import json
 import math
 import uuid
 
@@ -23,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config import ratelimit
+from config.jsonbody import BadJSON, loads_object
 from config.outage import survives_db_outage
 from config.privacy import private, private_page
 from config.ratelimit import Limit, check, client_ip
@@ -140,8 +140,9 @@ def contact(request, nct_id):
 
     prescreen = PrescreenForm(request.POST, trial=trial, questions=questions)
     outcome = prescreen.snapshot().get("result")
-    if outcome == MAY_NOT_BE_ELIGIBLE:
-        # Other trials for the same condition near the same place, while they still decide.
+    if outcome == MAY_NOT_BE_ELIGIBLE and ratelimit.search_hit(request).allowed:
+        # Other trials for the same condition near the same place, while they still decide
+        # (a search: over the search limit the page goes without, never the contact form).
         ctx["alternatives"] = alternatives.alternatives_for(
             trial, near or alternatives.site_place(sites[0])
         )
@@ -348,7 +349,7 @@ def status(request, token):
         "token": token,
         "withdraw_token": services.withdraw_token(inquiry),
     }
-    if inquiry.status == InquiryStatus.NOT_ELIGIBLE:
+    if inquiry.status == InquiryStatus.NOT_ELIGIBLE and ratelimit.search_hit(request).allowed:
         found = alternatives.alternatives_for_inquiry(inquiry)
         ctx["alternatives"] = found
         if found is not None:
@@ -596,10 +597,9 @@ def _json_body(request, max_bytes: int):
     if length > max_bytes:
         return _TOO_LARGE_BODY
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        return loads_object(request.body)
+    except BadJSON:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _gone(request, status=404, disabled=False):

@@ -245,7 +245,8 @@ def cmd_run(args: list[str]) -> int:
         say(f"TrialFinder: http://localhost:{port}/  (admin: http://localhost:{port}/admin/)")
         say(f"emails are written to {LOCAL / 'mail'}/ as .eml files; Ctrl-C stops everything")
         if os.environ["REQUIRE_2FA"] == "False":
-            say("two-step login is off for this demo (set REQUIRE_2FA=True to try it)")
+            say("two-step login is off for this demo (set REQUIRE_2FA=True to try it, then")
+            say("  `.venv/bin/python manage.py otp_setup_link USERNAME` prints a set-up link)")
         honcho = shutil.which("honcho", path=str(Path(PYTHON).parent)) or "honcho"
         proc = subprocess.Popen([honcho, "-f", "Procfile.dev", "start"], cwd=ROOT)
         try:

@@ -66,3 +66,51 @@ def test_behind_a_proxy_the_forwarded_address_counts(rf, settings):
     assert ratelimit.client_ip(request) == "198.51.100.1"
     settings.TRUSTED_PROXY_COUNT = 0
     assert ratelimit.client_ip(request) == "10.0.0.1"
+
+
+# --- one limit for every path that runs a search -----------------------------------------------
+
+
+def exhaust_the_search_limit(client):
+    codes = [client.get("/api/v1/trials", {"q": "cancer"}).status_code for _ in range(6)]
+    assert codes[-1] == 429
+
+
+def test_the_alert_form_counts_and_is_refused_with_the_other_searches(client):
+    for _ in range(5):
+        assert client.get("/alerts/subscribe/", {"q": "cancer"}).status_code == 200
+    assert client.get("/api/v1/trials", {"q": "cancer"}).status_code == 429  # one limit
+    refused = client.get("/alerts/subscribe/", {"q": "melanoma"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+
+
+def test_other_trials_on_the_contact_page_wait_for_the_limit_but_the_form_does_not(client, site_a):
+    from patients.models import PrescreenQuestion
+    from trials.models import Trial
+
+    question = PrescreenQuestion.objects.create(
+        trial=Trial.objects.get(nct_id="NCT05738187"), text="Has it come back?"
+    )
+    exhaust_the_search_limit(client)
+    data = {"step": "check", "near": "Strasbourg", f"pre-q{question.pk}": "no", "site": site_a.pk}
+    response = client.post("/trials/NCT05738187/contact/?near=Strasbourg", data)
+    assert response.status_code == 200  # a patient can still write to the site
+    assert "You may not be eligible for this trial" in response.content.decode()
+    assert "alternatives" not in response.context  # no search was run
+
+
+def test_other_trials_on_the_status_page_wait_for_the_limit(client, site_a, alice, bob):
+    from patients import services
+    from patients.models import InquiryStatus
+    from tests.patients.test_inquiry_services import create
+
+    inquiry = create(site_a, alice)
+    inquiry.near = "Strasbourg"
+    inquiry.save()
+    services.inquiry_change_status(inquiry=inquiry, to_status=InquiryStatus.NOT_ELIGIBLE, actor=bob)
+    url = f"/inquiries/status/{services.status_token(inquiry)}/"
+    assert client.get(url).context["alternatives"] is not None
+    exhaust_the_search_limit(client)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "alternatives" not in response.context

@@ -1,6 +1,7 @@
 """Security headers on each kind of page, and `check --deploy` with production settings."""
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -75,7 +76,7 @@ def test_manage_check_deploy_is_clean_with_production_settings():
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DOTENV_FILE": "/nonexistent",
         "DEBUG": "False",
-        "SECRET_KEY": "k3J9-x7PqLz2Wv8Rt5Yb0Nc4Hm6Gd1Fa9Se2Uj7Io3Kl8Zx5Cv0Bn4Mq1Wp6Er",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "SITE_URL": "https://trials.example.org",
         "ALLOWED_HOSTS": "trials.example.org",
         "BEHIND_HTTPS_PROXY": "True",
@@ -89,3 +90,37 @@ def test_manage_check_deploy_is_clean_with_production_settings():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def _settings_with(**environ) -> dict:
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+        "s.SECURE_HSTS_PRELOAD]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DOTENV_FILE": "/nonexistent",
+            "DEBUG": "False",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "trials.example.org",
+            **environ,
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    return json.loads(result.stdout)
+
+
+def test_hsts_preload_is_opt_in_because_it_is_hard_to_undo():
+    https = {"SITE_URL": "https://trials.example.org"}
+    assert _settings_with(**https) == [31536000, True, False]
+    assert _settings_with(**https, SECURE_HSTS_PRELOAD="True") == [31536000, True, True]

@@ -1,6 +1,7 @@
 """config/settings.py refuses values it cannot use, naming the variable."""
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -54,7 +55,7 @@ def _start_django(**overrides) -> subprocess.CompletedProcess:
     environ = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SECRET_KEY": "x" * 50,
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "False",
         **overrides,
     }
@@ -92,7 +93,9 @@ def test_production_refuses_to_start_without_a_secret_key():
 def test_debug_is_off_unless_asked_for():
     environ = {k: v for k, v in os.environ.items() if k != "DEBUG"}
     environ.update(
-        DOTENV_FILE="/nonexistent", DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="x" * 50
+        DOTENV_FILE="/nonexistent",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SECRET_KEY=secrets.token_urlsafe(50),
     )
     code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
     result = subprocess.run(

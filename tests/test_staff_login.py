@@ -21,6 +21,15 @@ def two_factor_on(settings):
     settings.REQUIRE_2FA = True
 
 
+@pytest.fixture(autouse=True)
+def fresh_address_counts():
+    from tests.conftest import clear_rate_limits
+
+    clear_rate_limits()
+    yield
+    clear_rate_limits()
+
+
 @pytest.fixture
 def staff():
     return get_user_model().objects.create_user(
@@ -42,27 +51,17 @@ def login(client, password=PASSWORD, otp_token=""):
     )
 
 
-def test_a_first_login_goes_to_the_authenticator_setup_and_nothing_else(client, staff):
-    response = login(client)
-    assert response.status_code == 302
-    assert client.get("/admin/").status_code == 302  # not verified: no admin page
-    assert client.get("/admin/patients/inquiry/").status_code == 302
-    setup = client.get("/admin/login/")
-    assert setup.status_code == 302 and setup["Location"].endswith("/admin/otp/setup/")
-    page = client.get("/admin/otp/setup/")
-    html = page.content.decode()
-    assert "<svg" in html and re.search(r"<code>[A-Z2-7 ]{20,}</code>", html)
-    device = TOTPDevice.objects.get(user=staff, confirmed=False)
-    wrong = client.post("/admin/otp/setup/", {"otp_token": "000000"})
-    assert "This code is not right" in wrong.content.decode()
-    throttled = client.post("/admin/otp/setup/", {"otp_token": code_for(device)})
-    assert "Too many wrong codes" in throttled.content.decode()  # a second after a failure
-    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=3)):
-        confirmed = client.post("/admin/otp/setup/", {"otp_token": code_for(device)})
-        assert confirmed.status_code == 302
-        assert client.get("/admin/").status_code == 200
-    device.refresh_from_db()
-    assert device.confirmed
+def error_of(response) -> str:
+    return " ".join(re.findall(r'<p class="errornote">(.*?)</p>', response.content.decode(), re.S))
+
+
+def test_a_password_alone_never_enrols_an_authenticator(client, staff):
+    response = login(client)  # the right password, no authenticator yet
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/otp/setup/").status_code in (302, 404)
+    assert not TOTPDevice.objects.filter(user=staff).exists()
 
 
 def test_once_set_up_the_code_is_required(client, staff):
@@ -71,11 +70,41 @@ def test_once_set_up_the_code_is_required(client, staff):
     assert without.status_code == 200
     assert "Enter the code of your authenticator app." in without.content.decode()
     wrong = login(client, otp_token="123456")
-    assert "This code is not right" in wrong.content.decode()
+    assert wrong.status_code == 200 and "_auth_user_id" not in client.session
     with time_machine.travel(timezone.now() + datetime.timedelta(minutes=2)):
         right = login(client, otp_token=code_for(TOTPDevice.objects.get(pk=device.pk)))
         assert right.status_code == 302
         assert client.get("/admin/").status_code == 200
+
+
+def test_a_wrong_password_and_a_wrong_code_say_the_same(client, staff):
+    TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    wrong_password = error_of(login(client, password="not the password", otp_token="123456"))
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=1)):
+        wrong_code = error_of(login(client, otp_token="123456"))
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=2)):
+        throttled = error_of(login(client, otp_token="654321"))  # the device now slows down
+    assert wrong_password and wrong_password == wrong_code == throttled
+    # Without a code, the password is not even checked: the same answer either way.
+    assert error_of(login(client, password="nope")) == error_of(login(client))
+
+
+def test_one_address_trying_many_usernames_is_stopped(client, staff, settings):
+    settings.LOGIN_FAILURES_PER_ADDRESS = 12
+    TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    address = {"REMOTE_ADDR": "198.51.100.99"}
+    codes = [
+        client.post("/admin/login/", {"username": f"user{i}", "password": "Spring2026!",
+                                      "otp_token": "123456"}, **address).status_code
+        for i in range(13)
+    ]  # fmt: skip
+    assert codes == [200] * 12 + [429]
+    # Refused from that address even with a right password; another address still logs in.
+    device = TOTPDevice.objects.get(user=staff)
+    refused = client.post("/admin/login/", {"username": "dana", "password": PASSWORD,
+                                            "otp_token": code_for(device)}, **address)  # fmt: skip
+    assert refused.status_code == 429
+    assert login(client, otp_token=code_for(device)).status_code == 302
 
 
 def test_a_staff_session_without_a_verified_device_sees_no_inquiry(client, staff):
@@ -86,16 +115,20 @@ def test_a_staff_session_without_a_verified_device_sees_no_inquiry(client, staff
 def test_ten_wrong_passwords_lock_the_pair_for_a_while_then_it_recovers(client, staff, settings):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        codes = [login(client, password="wrong").status_code for _ in range(10)]
+        codes = [login(client, "wrong", otp_token="123456").status_code for _ in range(10)]
         assert codes[:9] == [200] * 9
         assert codes[9] == 429
-        assert login(client).status_code == 429  # even the right password, for now
+        assert login(client, otp_token="123456").status_code == 429  # even the right password
         other_address = client.post(
-            "/admin/login/", {"username": "dana", "password": "wrong"}, REMOTE_ADDR="203.0.113.5"
+            "/admin/login/",
+            {"username": "dana", "password": "wrong", "otp_token": "123456"},
+            REMOTE_ADDR="203.0.113.5",
         )
         assert other_address.status_code == 200  # per username *and* address
-    with time_machine.travel(start + settings.AXES_COOLOFF_TIME + datetime.timedelta(seconds=5)):
-        assert login(client).status_code == 302  # cooled off: logs in (to the 2FA setup)
+    later = start + settings.AXES_COOLOFF_TIME + datetime.timedelta(seconds=5)
+    with time_machine.travel(later):
+        device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+        assert login(client, otp_token=code_for(device, at=later)).status_code == 302  # cooled off
 
 
 @pytest.mark.parametrize(
@@ -127,3 +160,110 @@ def test_the_admin_path_is_configurable():
         env=environ,
     )  # fmt: skip
     assert result.stdout.strip() == "/staff-7f3a/"
+
+
+# --- enrolling an authenticator: a one-time link by email -----------------------------------------
+
+
+def setup_path(message) -> str:
+    return re.search(r"https?://[^/\s]+(/admin/otp/setup/[^/\s]+/)", message.body).group(1)
+
+
+def test_an_emailed_link_enrols_the_authenticator_with_the_password(client, staff, mailoutbox):
+    from patients.staff import staff_send_otp_setup_link
+
+    staff_send_otp_setup_link(user=staff)
+    send_all_queued()
+    (message,) = mailoutbox
+    assert message.to == ["dana@hospital.example"]
+    path = setup_path(message)
+    page = client.get(path)
+    html = page.content.decode()
+    assert page.status_code == 200 and "<svg" in html
+    assert page["Referrer-Policy"] == "same-origin"
+    device = TOTPDevice.objects.get(user=staff, confirmed=False)
+    # The link alone is not enough: the password too (and the code it shows).
+    wrong = client.post(path, {"password": "not it", "otp_token": code_for(device)})
+    assert wrong.status_code == 200 and "_auth_user_id" not in client.session
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=1)):
+        done = client.post(path, {"password": PASSWORD, "otp_token": code_for(device)})
+        assert done.status_code == 302
+        assert client.get("/admin/").status_code == 200
+    device.refresh_from_db()
+    assert device.confirmed
+    client.logout()
+    assert client.get(path).status_code == 400  # used once
+
+
+def test_a_new_link_voids_the_old_one_and_replaces_a_lost_phone(client, staff, mailoutbox):
+    from patients.staff import staff_send_otp_setup_link
+
+    lost = TOTPDevice.objects.create(user=staff, name="lost phone", confirmed=True)
+    staff_send_otp_setup_link(user=staff)
+    staff_send_otp_setup_link(user=staff)
+    send_all_queued()
+    first, second = (setup_path(m) for m in mailoutbox)
+    assert client.get(first).status_code == 400
+    device = TOTPDevice.objects.get(user=staff, confirmed=False)
+    client.post(second, {"password": PASSWORD, "otp_token": code_for(device)})
+    assert list(TOTPDevice.objects.filter(user=staff)) == [device]
+    assert not TOTPDevice.objects.filter(pk=lost.pk).exists()
+
+
+def test_an_administrator_emails_set_up_links_from_the_user_list(client, staff, mailoutbox):
+    other = get_user_model().objects.create_user("eve", "eve@hospital.example", PASSWORD,
+                                                 is_staff=True)  # fmt: skip
+    client.force_login(staff)
+    session = client.session
+    session["otp_device_id"] = TOTPDevice.objects.create(
+        user=staff, name="phone", confirmed=True
+    ).persistent_id
+    session.save()
+    response = client.post(
+        "/admin/auth/user/",
+        {"action": "email_otp_setup_link", "_selected_action": [other.pk]},
+    )
+    assert response.status_code == 302
+    send_all_queued()
+    assert [m.to for m in mailoutbox] == [["eve@hospital.example"]]
+
+
+def test_the_command_prints_a_link_for_the_first_administrator(staff):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("otp_setup_link", "dana", stdout=out)
+    assert re.search(r"/admin/otp/setup/[^/\s]+/", out.getvalue())
+
+
+def send_all_queued():
+    from notifications.emails import deliver
+    from notifications.models import EmailStatus, OutgoingEmail
+
+    for email in OutgoingEmail.objects.filter(status=EmailStatus.QUEUED).order_by("id"):
+        deliver(email.id)
+
+
+def test_production_refuses_to_start_without_two_step_login():
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def start(debug: str):
+        environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
+                   "DOTENV_FILE": "/nonexistent", "SECRET_KEY": secrets.token_urlsafe(50),
+                   "DEBUG": debug, "REQUIRE_2FA": "False"}  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()"],
+            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    refused = start("False")
+    assert refused.returncode != 0
+    assert "REQUIRE_2FA" in refused.stderr.strip().splitlines()[-1]
+    assert start("True").returncode == 0  # make run's demo

@@ -30,6 +30,9 @@ _DAYS_PER_UNIT = {
     "minute": 1 / 1440,
 }
 MAX_AGE_DAYS = int(200 * 365.25)  # "130 Years" means "no limit" in real records; 200 is absurd
+# C0 control characters and DEL, but tab and newline: invisible in a page, refused by XML (one
+# "\x02" in a record made every feed listing the trial fail) and by PostgreSQL (NUL).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 STATUSES = {
     "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
@@ -108,10 +111,15 @@ def _str(value, path: str, *, max_length: int | None = None) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise RecordError(f"{path} should be text, got {type(value).__name__}")
-    text = str(value).replace("\x00", "").strip()
+    text = clean_controls(str(value)).strip()
     if max_length is not None and len(text) > max_length:
         raise RecordError(f"{path} is {len(text)} characters long (at most {max_length})")
     return text
+
+
+def clean_controls(text: str) -> str:
+    """Text without control characters; CR LF and lone CR line ends become newlines."""
+    return _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _strs(value, path: str) -> list[str]:

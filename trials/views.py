@@ -4,6 +4,7 @@ import datetime
 import functools
 import hashlib
 from functools import partial
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -49,6 +50,8 @@ def search(request):
     # The results are only computed when the cached results region (full pages) misses.
     result = SimpleLazyObject(functools.cache(lambda: search_trials(params, page=page)))
     query = params.to_query()
+    searched = bool(request.GET)
+    canonical = urlencode([*query, *([("page", str(page))] if page > 1 else [])])
     ctx = {
         "params": params,
         "result": result,
@@ -56,9 +59,13 @@ def search(request):
         "errors": errors,
         "radii": RADII_KM,
         "default_radius": DEFAULT_RADIUS_KM,
-        "searched": bool(request.GET),
+        "searched": searched,
         "widen": SimpleLazyObject(lambda: _widen_links(params, result)),
-        "page_key": search_page_key(request, params),
+        # The page links to itself (feed, language switch) by the search it ran, not by the
+        # query string it was sent: a cached page is the same for every spelling of a search.
+        "canonical_query": canonical,
+        "canonical_path": f"{request.path}?{canonical}" if canonical else request.path,
+        "page_key": None if errors else search_page_key(request, params, page, searched),
         "page_ttl": SEARCH_PAGE_SECONDS,
     }
     # htmx swaps only the results; a history restore (the back button) needs the whole page.
@@ -92,15 +99,17 @@ def _named_trial(params) -> Trial | None:
 SEARCH_PAGE_SECONDS = 5 * 60
 
 
-def search_page_key(request, params) -> str | None:
-    """The cache key of a full search page's results region; None when uncacheable."""
+def search_page_key(request, params, page: int, searched: bool) -> str | None:
+    """The cache key of a full search page and its results region: the parsed, normalised
+    search only, so that unknown parameters, empty fields and other spellings of one search
+    share one entry (keyed on the raw query string, 300 requests with junk parameters stored
+    17 MB). None when uncacheable. A page showing refused parameters is not cached at all."""
     from trials.search import search_cache_key
 
     if request.headers.get("HX-Request") == "true":
         return None
-    pairs = sorted((k, v) for k in request.GET for v in request.GET.getlist(k))
     point = (params.point.latitude, params.point.longitude) if params.point else None
-    return search_cache_key("page", pairs, point, get_language())
+    return search_cache_key("page", params.to_query(), page, searched, point, get_language())
 
 
 def _widen_links(params, result) -> list[dict]:

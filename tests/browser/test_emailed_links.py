@@ -548,6 +548,33 @@ def test_the_still_recruiting_email_records_the_answer_of_the_coordinator(portal
     assert site_a().coordinator_status == CoordinatorStatus.RECRUITING
 
 
+def test_a_staff_set_up_link_pairs_the_authenticator_with_the_password_and_a_code(portal):
+    tess = staff("tess", superuser=True, email="tess@trialfinder.example.org")
+    dana = staff("dana", sites=[site_a()])
+    TOTPDevice.objects.filter(user=dana).delete()  # a new member of staff: no authenticator yet
+
+    # An administrator emails the link from the user list (the admin's own action).
+    page = portal.browser("fr")
+    page.goto(f"/{ADMIN_PATH}auth/user/")
+    portal.log_in(page, tess)
+    page.locator(f"input[name=_selected_action][value='{dana.pk}']").check()
+    page.locator("select[name=action]").select_option("email_otp_setup_link")
+    portal.submit(page, page.locator("button[name=index]"))
+    setup = portal.email("staff-otp-setup", dana.email)
+    portal.every_link_opens(setup)  # a mail scanner's GET pairs nothing
+    assert not TOTPDevice.objects.filter(user=dana, confirmed=True).exists()
+
+    page = portal.follow(setup, rf"^/{ADMIN_PATH}otp/setup/[^/]+/$")
+    expect(page.locator(".tf-qr svg")).to_be_visible()
+    device = TOTPDevice.objects.get(user=dana, confirmed=False)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#id_otp_token").fill(f"{totp.token():06d}")
+    portal.submit(page, page.locator("#content-main form input[type=submit]"))
+    assert TOTPDevice.objects.get(user=dana).confirmed
+    expect(page.locator("#user-tools")).to_contain_text("dana")
+
+
 def test_an_unanswered_inquiry_is_chased_and_escalated_through_emails_that_work(portal):
     from patients.tasks import escalate_overdue_inquiries
 
@@ -642,6 +669,9 @@ JOURNEYS = {
     ),
     "inquiry-escalated": (
         "test_an_unanswered_inquiry_is_chased_and_escalated_through_emails_that_work",
+    ),
+    "staff-otp-setup": (
+        "test_a_staff_set_up_link_pairs_the_authenticator_with_the_password_and_a_code",
     ),
 }
 

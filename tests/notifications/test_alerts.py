@@ -450,3 +450,29 @@ def test_a_hard_bounce_pauses_the_subscriptions(client, settings):
                        HTTP_X_WEBHOOK_SECRET="s3cret").json() == {"paused": 0}  # fmt: skip
     assert client.post("/alerts/webhook/bounce/", "nope", content_type="application/json",
                        HTTP_X_WEBHOOK_SECRET="s3cret").status_code == 400  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"email": "alice@example.org\\u0000", "type": "bounce"}',  # PostgreSQL refuses NUL
+        '{"email": "alice\\ud800@example.org", "type": "bounce"}',  # a lone surrogate
+        '{"email": ' + "[" * 5000 + "]" * 5000 + ', "type": "bounce"}',
+        '{"email": {"$ne": null}, "type": "complaint"}',
+        '{"email": "not an address", "type": "bounce"}',
+    ],
+    ids=["nul", "surrogate", "deep", "object", "not-an-address"],
+)
+def test_the_bounce_webhook_refuses_malformed_events_with_400_and_changes_nothing(settings, body):
+    from django.test import Client
+
+    settings.ALERTS_WEBHOOK_SECRET = "s3cret"
+    subscription = confirm(subscribe())
+    response = Client(raise_request_exception=False).post(
+        "/alerts/webhook/bounce/", body, content_type="application/json",
+        HTTP_X_WEBHOOK_SECRET="s3cret",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["error"]
+    subscription.refresh_from_db()
+    assert subscription.status == "active"

@@ -138,3 +138,13 @@ def test_an_unknown_trial_answers_404(client):
 
 def test_the_note_form_accepts_only_post(client):
     assert client.get(f"{PAGE}notes/").status_code == 405
+
+
+def test_a_notes_cookie_of_deeply_nested_json_is_ignored(client):
+    from django.test import Client
+
+    visitor = Client(raise_request_exception=False)
+    deep = base64.urlsafe_b64encode(b"[" * 3000).decode().rstrip("=")
+    visitor.cookies[COOKIE] = deep
+    assert visitor.get(PAGE).status_code == 200
+    assert visitor.post(f"{PAGE}notes/", {"text": "A new note"}).status_code == 302

@@ -368,3 +368,30 @@ def test_deleting_a_trial_deletes_its_shares(client):
     create_share(client)
     Trial.objects.filter(nct_id=NCT).delete()
     assert not SharedNotes.objects.exists()
+
+
+# --- JSON that would exhaust the parser -----------------------------------------------------
+
+DEEP_SHARES = [
+    "[" * 40_000 + "]" * 40_000,
+    '{"a":' * 12_000 + "1" + "}" * 12_000,
+    '{"nct_id": "NCT05738187", "ciphertext": ' + "[" * 30_000 + "]" * 30_000 + "}",
+]
+
+
+@pytest.mark.parametrize("body", DEEP_SHARES, ids=["arrays", "objects", "in-a-field"])
+def test_deeply_nested_json_is_refused_with_a_message_and_nothing_stored(body):
+    client = Client(raise_request_exception=False)
+    response = post_json(client, "/notes/share/", body)
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert not SharedNotes.objects.exists()
+
+
+@pytest.mark.parametrize("body", ["[" * 1020, '{"verifier": ' + "[" * 1000 + "]" * 5 + "}"])
+def test_deeply_nested_json_is_refused_when_opening_without_counting(client, body):
+    token, _ = create_share(client)
+    response = post_json(Client(raise_request_exception=False), f"/notes/s/{token}/open", body)
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert SharedNotes.objects.get().failed_attempts_total == 0

@@ -310,6 +310,27 @@ def test_a_coordinator_confirms_a_site_in_one_click_from_the_list(client, bob, s
     assert "recorded as “Recruiting”" in client.get(response["Location"]).content.decode()
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "https://evil.example/admin/", "/\\evil.example/", "\\\\evil.example",
+     "javascript:alert(1)", "///evil.example/"],
+)  # fmt: skip
+def test_the_one_click_confirmation_never_sends_anyone_to_another_site(client, bob, site_a, target):
+    client.force_login(bob)
+    response = client.post(
+        f"{MY_SITES}{site_a.pk}/confirm/", {"status": "recruiting", "next": target}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == MY_SITES
+
+
+def test_the_one_click_confirmation_goes_back_to_a_page_of_the_site(client, bob, site_a):
+    client.force_login(bob)
+    back = f"{MY_SITES}?o=2"
+    response = client.post(f"{MY_SITES}{site_a.pk}/confirm/", {"status": "paused", "next": back})
+    assert response["Location"] == back
+
+
 def test_the_admin_actions_mark_sites_paused_or_closed(client, bob, site_a):
     client.force_login(bob)
     client.post(MY_SITES, {"action": "mark_closed", "_selected_action": [site_a.pk]})

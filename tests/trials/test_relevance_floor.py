@@ -6,6 +6,9 @@ from bench.relevance import evaluate, load_judged
 
 # Every query class in every language, a few each: ~50 queries, a few seconds.
 PER_LANGUAGE_CLASS = 3
+# Marked as database tests so that they run with them, on the demo trials, before the
+# transactional tests (live servers, workers) empty the database.
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")

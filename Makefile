@@ -46,8 +46,8 @@ fmt: install
 # Rebuild the translation catalogues after changing user-facing strings.
 # DEBUG=True: the catalogue tools need no production secrets (settings refuse a weak key without it).
 messages: install
-	cd . && DEBUG=True $(VENV_PY) manage.py makemessages -l fr -l it --no-obsolete --ignore '.venv/*' --ignore '.local/*' --ignore 'tests/*' --ignore 'bench/*'
-	DEBUG=True $(VENV_PY) manage.py compilemessages --ignore '.venv/*'
+	cd . && DEBUG=True DATABASE_URL=$${DATABASE_URL:-postgresql://unused/unused} REDIS_URL=$${REDIS_URL:-redis://unused:6379/0} $(VENV_PY) manage.py makemessages -l fr -l it --no-obsolete --ignore '.venv/*' --ignore '.local/*' --ignore 'tests/*' --ignore 'bench/*'
+	DEBUG=True DATABASE_URL=$${DATABASE_URL:-postgresql://unused/unused} REDIS_URL=$${REDIS_URL:-redis://unused:6379/0} $(VENV_PY) manage.py compilemessages --ignore '.venv/*'
 
 clean: stop
 	rm -rf .venv .local staticfiles

@@ -175,7 +175,7 @@ def trial_detail(request, nct_id):
         "eligibility": {
             "minimum_age": trial.minimum_age or None,
             "maximum_age": trial.maximum_age or None,
-            "sex": trial.sex,
+            "sex": trial.sex or None,
             "healthy_volunteers": trial.healthy_volunteers,
             "inclusion": trial.inclusion_criteria,
             "exclusion": trial.exclusion_criteria,

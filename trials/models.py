@@ -135,8 +135,11 @@ class Trial(models.Model):
         max_length=5, choices=DatePrecision.choices, blank=True
     )
     completion_date_type = models.CharField(max_length=9, blank=True)
+    # The registry's dates (studyFirstPostDateStruct, lastUpdatePostDateStruct,
+    # resultsFirstPostDateStruct): not ours. first_seen_at is when this portal first imported it.
     first_posted = models.DateField(null=True, blank=True)
     last_update_posted = models.DateField(null=True, blank=True)
+    results_first_posted = models.DateField(null=True, blank=True)
     # derivedSection.miscInfoModule.versionHolder: the registry release that served the record.
     retrieved_on = models.DateField(null=True, blank=True)
 
@@ -167,6 +170,7 @@ class Trial(models.Model):
     arm_groups = models.JSONField(default=list, blank=True)
     # [{"measure", "time_frame", "description"}, ...]
     primary_outcomes = models.JSONField(default=list, blank=True)
+    secondary_outcomes = models.JSONField(default=list, blank=True)  # same shape
 
     # --- Eligibility ------------------------------------------------------------------------
     eligibility_criteria = models.TextField(blank=True)  # Markdown, as registered
@@ -179,7 +183,9 @@ class Trial(models.Model):
     # Ages in days (see trials.ctgov.age_in_days), comparable across units; null = no limit.
     minimum_age_days = models.PositiveIntegerField(null=True, blank=True)
     maximum_age_days = models.PositiveIntegerField(null=True, blank=True)
-    sex = models.CharField(max_length=6, choices=Sex.choices, default=Sex.ALL)
+    # "" when the record does not say (fields-limited records): shown as "not stated", never
+    # as "All".
+    sex = models.CharField(max_length=6, choices=Sex.choices, blank=True, default="")
     gender_description = models.TextField(blank=True)
     healthy_volunteers = models.BooleanField(null=True, blank=True)
     std_ages = ArrayField(models.CharField(max_length=12), default=list)

@@ -4,34 +4,25 @@ import re
 
 from django import template
 from django.http import QueryDict
-from django.utils.html import escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from trials import markdown
 from trials.countries import country_name
-from trials.eligibility import unescape
 
 register = template.Library()
-_BULLET_RE = re.compile(r"^\s*(?:[*\-+•]|\d{1,3}[.)])\s+")
 
 
 @register.filter
 def registry_text(text: str) -> str:
-    """Registry Markdown (paragraphs, bullet lists, backslash escapes) → safe HTML.
+    """Registry Markdown → sanitised HTML (trials.markdown)."""
+    return markdown.render(text)
 
-    Deliberately small: everything is escaped first; only paragraphs and lists are rebuilt.
-    """
-    if not text:
-        return ""
-    html = []
-    for block in re.split(r"\n\s*\n", unescape(text).strip()):
-        lines = [line for line in block.split("\n") if line.strip()]
-        if lines and all(_BULLET_RE.match(line) for line in lines):
-            items = "".join(f"<li>{escape(_BULLET_RE.sub('', line))}</li>" for line in lines)
-            html.append(f"<ul>{items}</ul>")
-        else:
-            html.append(f"<p>{'<br>'.join(escape(line.strip()) for line in lines)}</p>")
-    return mark_safe("".join(html))
+
+@register.filter
+def criterion(text: str) -> str:
+    """One item of the split eligibility lists (escapes already resolved) → safe HTML."""
+    return markdown.render_plain_item(text)
 
 
 @register.filter

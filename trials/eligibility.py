@@ -9,8 +9,8 @@ Items are {"text": str, "children": [items]}, plus "marker" ("1.", "b)") for num
 lettered items, kept because criteria refer to each other by number; a section heading that
 says more than "Inclusion Criteria" (e.g. "Inclusion Criteria for Cohort B") is kept as an
 item with "heading": True whose children are that section's items. Nothing is dropped:
-every word of the text ends up in one of the two lists. A text with no inclusion or exclusion heading is not
-split (both lists empty) and the page shows it as written.
+every word of the text ends up in one of the two lists. A text with no inclusion or
+exclusion heading is not split (both lists empty) and the page shows it as written.
 """
 
 import re

@@ -80,6 +80,15 @@ def render(text: str) -> SafeString:
     return mark_safe(_clean(html))  # sanitised by nh3 just above
 
 
+def render_inline(text: str) -> SafeString:
+    """A short registry field (an outcome's measure, a group's label): escapes resolved,
+    emphasis kept, no paragraphs."""
+    if not text:
+        return mark_safe("")
+    html = _MD.renderInline(clean_controls(text))
+    return mark_safe(_clean(html))  # sanitised by nh3
+
+
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 
 

@@ -100,6 +100,33 @@ class Sex(models.TextChoices):
     MALE = "MALE", _("Male")
 
 
+class ArmGroupType(models.TextChoices):
+    """What a group of the study gets (official enum `ArmGroupType`), in patients' words."""
+
+    EXPERIMENTAL = "EXPERIMENTAL", _("Experimental")
+    ACTIVE_COMPARATOR = "ACTIVE_COMPARATOR", _("Active comparator (a known treatment)")
+    PLACEBO_COMPARATOR = "PLACEBO_COMPARATOR", _("Placebo comparator")
+    SHAM_COMPARATOR = "SHAM_COMPARATOR", _("Sham comparator (a simulated procedure)")
+    NO_INTERVENTION = "NO_INTERVENTION", _("No intervention")
+    OTHER = "OTHER", pgettext_lazy("arm group type", "Other")
+
+
+class InterventionType(models.TextChoices):
+    """Official enum `InterventionType`."""
+
+    DRUG = "DRUG", _("Drug")
+    DEVICE = "DEVICE", _("Device")
+    BIOLOGICAL = "BIOLOGICAL", _("Biological")
+    PROCEDURE = "PROCEDURE", _("Procedure")
+    RADIATION = "RADIATION", _("Radiation")
+    BEHAVIORAL = "BEHAVIORAL", _("Behavioural")
+    GENETIC = "GENETIC", _("Genetic")
+    DIETARY_SUPPLEMENT = "DIETARY_SUPPLEMENT", _("Dietary supplement")
+    COMBINATION_PRODUCT = "COMBINATION_PRODUCT", _("Combination product")
+    DIAGNOSTIC_TEST = "DIAGNOSTIC_TEST", _("Diagnostic test")
+    OTHER = "OTHER", pgettext_lazy("intervention type", "Other")
+
+
 class DatePrecision(models.TextChoices):
     """Registry dates are `yyyy`, `yyyy-MM` or `yyyy-MM-dd`: keep how much of the date is known."""
 

@@ -20,6 +20,12 @@ def registry_text(text: str) -> str:
 
 
 @register.filter
+def registry_inline(text: str) -> str:
+    """A short registry field (measure, label, time frame) → safe inline HTML."""
+    return markdown.render_inline(text)
+
+
+@register.filter
 def criterion(text: str) -> str:
     """One item of the split eligibility lists (escapes already resolved) → safe HTML."""
     return markdown.render_plain_item(text)
@@ -124,3 +130,66 @@ def official_role(role: str) -> str:
         return str(ContactRole(role).label)
     except ValueError:
         return role.replace("_", " ").lower().capitalize()
+
+
+@register.simple_tag
+def registry_date(date, precision: str = "day") -> str:
+    """A registry date as precise as the registry gave it: "2024", "March 2024", "March 5, 2024"
+    (never "January 2024" for a year-only date)."""
+    from django.utils.formats import date_format
+
+    if not date:
+        return ""
+    if precision == "year":
+        return str(date.year)
+    if precision == "month":
+        return date_format(date, "YEAR_MONTH_FORMAT")
+    return date_format(date, "DATE_FORMAT")
+
+
+@register.filter
+def date_kind(kind: str) -> str:
+    """ "ACTUAL" / "ESTIMATED" → the label shown after a date; "" when the record has no type."""
+    if kind == "ACTUAL":
+        return _("actual")
+    if kind == "ESTIMATED":
+        return _("estimated")
+    return ""
+
+
+@register.filter
+def arm_type(value: str) -> str:
+    from trials.models import ArmGroupType
+
+    try:
+        return str(ArmGroupType(value).label)
+    except ValueError:
+        return value.replace("_", " ").lower().capitalize()
+
+
+@register.filter
+def intervention_type(value: str) -> str:
+    from trials.models import InterventionType
+
+    try:
+        return str(InterventionType(value).label)
+    except ValueError:
+        return value.replace("_", " ").lower().capitalize()
+
+
+@register.filter
+def status_label(value: str) -> str:
+    from trials.models import TrialStatus
+
+    try:
+        return str(TrialStatus(value).label)
+    except ValueError:
+        return value
+
+
+@register.filter
+def mask_contacts(text: str) -> str:
+    """Free text (a name, a role, an affiliation) with phone numbers and emails masked."""
+    from trials.masking import mask_free_text
+
+    return mask_free_text(text)

@@ -7,6 +7,8 @@ allow-list of tags and attributes, so nothing a sponsor typed can become markup.
 registry writes that CommonMark does not know are handled around the parser:
 - lettered lists ("a. ...", "b. ..."): read as numbered lists, then marked `type="a"` so
   "as described in b." still points somewhere;
+- every numbered item keeps the number written (`<li value>`), where CommonMark would
+  renumber a list that restarts ("2. ... 1. ... 2.");
 - headings inside a text (rare) are moved down to h3-h6 so they stay under the page's own.
 """
 
@@ -30,7 +32,7 @@ ALLOWED_TAGS = {
     "p", "br", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "hr", "a",
     "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"ol": {"start", "type"}, "a": {"href", "title"}}
+ALLOWED_ATTRIBUTES = {"ol": {"start", "type"}, "li": {"value"}, "a": {"href", "title"}}
 
 
 def _lettered_items(lines: list[str]) -> dict[int, str]:
@@ -74,6 +76,10 @@ def render(text: str) -> SafeString:
     for token in tokens:
         if token.type == "ordered_list_open" and token.map and token.map[0] in lettered:
             token.attrSet("type", lettered[token.map[0]])
+        elif token.type == "list_item_open" and token.info.isdigit():
+            # Each item keeps the number the registry wrote: CommonMark renumbers "2. ... 1.
+            # ... 2." as 2, 3, 4, and "as described in 1." would point at the wrong item.
+            token.attrSet("value", token.info)
         elif token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
     html = _MD.renderer.render(tokens, _MD.options, {})

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "trials",
     "patients",
     "notifications",
+    "notes",
 ]
 
 MIDDLEWARE = [
@@ -233,7 +234,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Expired shared notes are refused at once; this only deletes their rows.
     "purge-expired-shares": {
-        "task": "patients.tasks.purge_expired_shares",
+        "task": "notes.tasks.purge_expired_shares",
         "schedule": 24 * 3600.0,
     },
 }

@@ -14,6 +14,9 @@ urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     # Before trials.urls: /trials/feed/ must not be read as a trial id.
     path("", include("notifications.urls")),
+    path("notes/", include("notes.urls")),
+    # Under the trial page's path, so that the browser sends that page's notes cookie.
+    path("trials/<str:nct_id>/notes/", include("notes.trial_urls")),
     path("", include("patients.urls")),
     path("", include("trials.urls")),
 ]

@@ -12,7 +12,7 @@ from notifications.models import EmailStatus, OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services
 from patients.models import Inquiry, InquiryStatus
-from tests.patients.notes_helpers import database_rows_containing
+from tests.notes.helpers import database_rows_containing
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,6 @@ handler500 = "config.views.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
-    path("bench/trivial", views.bench_trivial, name="bench-trivial"),
     path("i18n/", include("django.conf.urls.i18n")),
     path(settings.ADMIN_PATH, admin.site.urls),
     # Before trials.urls: /trials/feed/ must not be read as a trial id.

@@ -6,7 +6,7 @@ import sys
 
 from django.conf import settings
 from django.db import DatabaseError, connections
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -82,13 +82,6 @@ def _sync_health() -> str:
     if late > settings.CTGOV_SYNC_STALE_BUSINESS_DAYS:
         return f"stale (last success {last.isoformat()}, {late} business days ago)"
     return "ok"
-
-
-def bench_trivial(request):
-    """The cheapest Django page, the benchmark's yardstick; 404 unless BENCH_TRIVIAL_VIEW."""
-    if not settings.BENCH_TRIVIAL_VIEW:
-        raise Http404
-    return HttpResponse("ok")
 
 
 def csrf_failure(request, reason=""):

@@ -60,7 +60,6 @@ CONFIRM_MAX_AGE = timedelta(days=7)
 # arrive in one email.
 IMMEDIATE_WINDOW = timedelta(minutes=5)
 MATCH_BATCH = 2000  # versions per matching transaction
-OPEN = ("RECRUITING", "NOT_YET_RECRUITING")
 _LEXEME_RE = re.compile(r"'((?:[^']|'')+)'")
 
 
@@ -491,53 +490,6 @@ def match_new_versions(limit_batches: int | None = None) -> int:
             cursor_row.save(update_fields=["last_version_id", "updated_at"])
         batches += 1
     return written
-
-
-def naive_match(
-    version_ids: list[int], subscription_ids: list[int] | None = None
-) -> set[tuple[int, int]]:
-    """The way not to do it, kept for the benchmark: run each saved search as its own query
-    (the page's WHERE clause over the whole table) and keep the trials that the versions
-    announce. Returns the (subscription, trial) pairs, as match_new_versions would write them
-    for these versions."""
-    from django.http import QueryDict
-
-    from trials.search import _refs_and_args, parse_params
-
-    # What the versions announce: new or just opened trials that are open now.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT v.id, v.trial_id FROM trials_trialversion v
-                  JOIN trials_trial t ON t.id = v.trial_id
-                 WHERE v.id = ANY(%(ids)s)
-                   AND t.overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING')
-                   AND {NEW_OR_OPENED_SQL}""",
-            {"ids": list(version_ids)},
-        )
-        announced = cursor.fetchall()
-    subscriptions = Subscription.objects.filter(kind="search", status="active")
-    if subscription_ids is not None:
-        subscriptions = subscriptions.filter(id__in=subscription_ids)
-    pairs: set[tuple[int, int]] = set()
-    for subscription in subscriptions.order_by("id"):
-        data = QueryDict(mutable=True)
-        for key, value in subscription.query:
-            data.appendlist(key, value)
-        params, _ = parse_params(data, lang=subscription.language)
-        params, _ = resolve_place(params)
-        compiled = page_compiled(params)
-        if params.q and compiled is None:
-            continue
-        refs, args = _refs_and_args(params, compiled)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT t.id FROM trials_trial t WHERE {filter_sql(refs)}", args)
-            found = {row[0] for row in cursor.fetchall()}
-        pairs.update(
-            (subscription.id, trial_id)
-            for version_id, trial_id in announced
-            if trial_id in found and version_id > subscription.matched_from_version
-        )
-    return pairs
 
 
 # --- sending -------------------------------------------------------------------------------------

@@ -542,39 +542,12 @@ def _place_unlocated_sites(studies: list[ParsedStudy]) -> None:
             site.location_estimated = True
 
 
-def _site(trial_id: int, s) -> Site:
-    return Site(
-        trial_id=trial_id,
-        key=s.key,
-        position=s.position,
-        facility=s.facility,
-        city=s.city,
-        state=s.state,
-        postal_code=s.postal_code,
-        country=s.country,
-        country_code=s.country_code,
-        latitude=s.latitude,
-        longitude=s.longitude,
-        location_estimated=s.location_estimated,
-        status=s.status,
-        removed_at=None,
-    )
-
-
 def _contact_rows(trial_id: int, parsed: ParsedStudy, site_ids: dict) -> list[dict]:
     rows = [{**c, "trial_id": trial_id, "site_id": None} for c in parsed.central_contacts]
     for s in parsed.sites:
         site_id = site_ids[(trial_id, s.key)]
         rows.extend({**c, "trial_id": trial_id, "site_id": site_id} for c in s.contacts)
     return rows
-
-
-def _contacts(trial_id: int, parsed: ParsedStudy, site_ids: dict) -> list[Contact]:
-    contacts = [Contact(trial_id=trial_id, site_id=None, **c) for c in parsed.central_contacts]
-    for s in parsed.sites:
-        site_id = site_ids[(trial_id, s.key)]
-        contacts.extend(Contact(trial_id=trial_id, site_id=site_id, **c) for c in s.contacts)
-    return contacts
 
 
 def _parse_quietly(record: dict | None) -> ParsedStudy | None:

@@ -528,7 +528,8 @@ class SearchResult:
         return self.page > 1
 
 
-def _refs_and_args(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+def filter_parts(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+    """The search's filters as filter_sql() references and their query arguments."""
     refs: dict = {}
     args: dict = {}
     if compiled:
@@ -664,7 +665,7 @@ def _search(
     page_size: int,
     with_facets: bool,
 ) -> SearchResult:
-    refs, args = _refs_and_args(params, compiled)
+    refs, args = filter_parts(params, compiled)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
         sort = "updated"

@@ -69,10 +69,10 @@ def search(request):
         "page_ttl": SEARCH_PAGE_SECONDS,
     }
     # htmx swaps only the results; a history restore (the back button) needs the whole page.
-    partial = request.headers.get("HX-Request") == "true" and not request.headers.get(
+    htmx_swap = request.headers.get("HX-Request") == "true" and not request.headers.get(
         "HX-History-Restore-Request"
     )
-    if partial:
+    if htmx_swap:
         response = render(request, "trials/_search_region.html", {**ctx, "htmx": True})
     elif ctx["page_key"] and _same_page_for_everyone(request, query_string_in_key=True):
         response = _shared_page(request, f"search_html:{ctx['page_key']}", SEARCH_PAGE_SECONDS,

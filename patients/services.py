@@ -147,10 +147,6 @@ def admin_url(inquiry: Inquiry) -> str:
     return settings.SITE_URL + reverse("admin:patients_inquiry_change", args=[inquiry.pk])
 
 
-def _headers(language: str) -> dict:
-    return {"Content-Language": language}
-
-
 def _email_context(inquiry: Inquiry, **extra) -> dict:
     return {
         "inquiry": inquiry,
@@ -162,16 +158,42 @@ def _email_context(inquiry: Inquiry, **extra) -> dict:
     }
 
 
-def _patient_context(inquiry: Inquiry, **extra) -> dict:
+def patient_email_context(inquiry: Inquiry, **extra) -> dict:
     """Every email to the patient links to their status page and to withdrawal."""
     return _email_context(
         inquiry, status_url=status_url(inquiry), withdraw_url=withdraw_url(inquiry), **extra
     )
 
 
-def _record_email(inquiry: Inquiry, email: OutgoingEmail) -> None:
-    """The timeline shows the email's template and live status (see the admin)."""
-    InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.EMAIL, email=email)
+def inquiry_queue_email(
+    inquiry: Inquiry,
+    name: str,
+    *,
+    to: str,
+    language: str,
+    context: dict,
+    reply_to: str = "",
+    erased_with_inquiry: bool = True,
+    record: bool = True,
+) -> OutgoingEmail:
+    """Queue one email about an inquiry, in `language` (said in Content-Language too).
+
+    It is erased with the patient's data unless erased_with_inquiry=False (a notice that holds
+    none, sent after the erasure). The inquiry's timeline shows it with its live status (the
+    admin) unless record=False: the caller records it in an event of its own.
+    """
+    email = queue_email(
+        name,
+        to=to,
+        context=context,
+        language=language,
+        erase_key=inquiry.erase_key if erased_with_inquiry else "",
+        headers={"Content-Language": language},
+        reply_to=reply_to,
+    )
+    if record:
+        InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.EMAIL, email=email)
+    return email
 
 
 # --- the same form post twice ---------------------------------------------------------------------
@@ -280,25 +302,21 @@ def _inquiry_create(
             submission_key=submission_key,
         )
         team_language = site_language(inquiry)
-        to_team = queue_email(
+        inquiry_queue_email(
+            inquiry,
             "inquiry-to-site",
             to=routed_email,
             context=_email_context(inquiry),
             language=team_language,
-            erase_key=inquiry.erase_key,
-            headers=_headers(team_language),
             reply_to=inquiry.email,
         )
-        _record_email(inquiry, to_team)
-        copy = queue_email(
+        inquiry_queue_email(
+            inquiry,
             "inquiry-copy",
             to=inquiry.email,
-            context=_patient_context(inquiry),
+            context=patient_email_context(inquiry),
             language=inquiry.email_language,
-            erase_key=inquiry.erase_key,
-            headers=_headers(inquiry.email_language),
         )
-        _record_email(inquiry, copy)
     log.info("inquiry %s created, routed to %s", inquiry.pk, routed_to)
     return inquiry
 
@@ -382,16 +400,13 @@ def _queue_status_email(inquiry: Inquiry) -> OutgoingEmail | None:
                 "alternatives": found,
                 "alert_url": alternatives.one_click_url(inquiry, found.params),
             }
-    email = queue_email(
+    return inquiry_queue_email(
+        inquiry,
         "inquiry-status",
         to=inquiry.email,
-        context=_patient_context(inquiry, subject=subject, body=body, **extra),
+        context=patient_email_context(inquiry, subject=subject, body=body, **extra),
         language=language,
-        erase_key=inquiry.erase_key,
-        headers=_headers(language),
     )
-    _record_email(inquiry, email)
-    return email
 
 
 def inquiries_mark_contacted(*, inquiries, actor) -> int:
@@ -459,14 +474,14 @@ def inquiry_reply(*, inquiry: Inquiry, actor, message: str, submission_key=None)
             locked = _locked(inquiry)
             if locked.is_erased or locked.status == InquiryStatus.WITHDRAWN:
                 raise TransitionRefused("the patient withdrew")
-            email = queue_email(
+            email = inquiry_queue_email(
+                locked,
                 "inquiry-reply",
                 to=locked.email,
-                context=_patient_context(locked, message=message.strip()),
+                context=patient_email_context(locked, message=message.strip()),
                 language=locked.email_language,
-                erase_key=locked.erase_key,
-                headers=_headers(locked.email_language),
                 reply_to=actor.email if actor.email else locked.routed_email,
+                record=False,  # the REPLY event below holds it, with the message
             )
             InquiryEvent.objects.create(
                 inquiry=locked,
@@ -506,14 +521,14 @@ def inquiry_withdraw(*, inquiry: Inquiry) -> bool:
         _erase(locked)
         if team_may_have_it:
             language = site_language(locked)
-            notice = queue_email(
+            inquiry_queue_email(
+                locked,
                 "inquiry-withdrawn",
                 to=locked.routed_email,
                 context=_email_context(locked),
                 language=language,
-                headers=_headers(language),
+                erased_with_inquiry=False,  # sent after the erasure, and holds no patient data
             )
-            _record_email(locked, notice)
     log.info("inquiry %s withdrawn by the patient", locked.pk)
     return True
 

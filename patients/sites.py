@@ -16,6 +16,7 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
 
 from notifications.emails import queue_email
 from patients.models import SiteConfirmation, SiteCoordinator
@@ -35,6 +36,11 @@ CHOICES = (CoordinatorStatus.RECRUITING, CoordinatorStatus.PAUSED, CoordinatorSt
 
 class ConfirmRefused(Exception):
     """The user may not speak for this site (not, or no longer, one of its coordinators)."""
+
+
+def site_name(site: Site) -> str:
+    """A site as a patient or a team names it: the facility, else its town."""
+    return site.facility or site.place or str(_("Study site"))
 
 
 def may_confirm(user, site: Site) -> bool:

@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 from bench.common import BenchContext, say
-from bench.search_bench import _setup_django
+from bench.search_bench import setup_django
 
 SUBSCRIPTIONS = 100_000
 WATCHER_SHARE = 0.10
@@ -210,7 +210,7 @@ def _cursor_to(version_id: int) -> None:
 
 
 def run(ctx: BenchContext) -> dict:
-    _setup_django(ctx)
+    setup_django(ctx)
     from django.db import connection
     from django.db.models import Max
 

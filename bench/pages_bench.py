@@ -14,7 +14,7 @@ the other for the same number of seconds.
 import random
 
 from bench.common import BenchContext, say
-from bench.search_bench import _setup_django, collectstatic, get_once, gunicorn, http_load
+from bench.search_bench import collectstatic, get_once, gunicorn, http_load, setup_django
 
 COMMON_SEARCHES = [
     "/trials/?q=cancer",
@@ -34,7 +34,7 @@ def _trial_paths(count: int) -> list[str]:
 
 
 def run(ctx: BenchContext) -> dict:
-    _setup_django(ctx)
+    setup_django(ctx)
     seconds = 8 if ctx.quick else 30
     trial_paths = _trial_paths(500 if ctx.quick else 2000)
     collectstatic(ctx)

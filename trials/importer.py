@@ -592,8 +592,8 @@ def after_import(stats: ImportStats) -> None:
     """Work that follows every import that created or changed trials."""
     if not (stats.created or stats.updated):
         return
-    from notifications.alerts import enqueue_matching
     from trials.search import bump_search_generation, refresh_search_terms
+    from trials.signals import trials_imported
 
     started = time.monotonic()
     if stats.created + stats.updated > 5000:
@@ -603,5 +603,5 @@ def after_import(stats: ImportStats) -> None:
     refresh_postal_codes()
     refresh_search_terms()
     bump_search_generation()
-    enqueue_matching()
+    trials_imported.send(sender=Importer, stats=stats)  # alerts match them (notifications)
     log.info("after-import work took %.1f s", time.monotonic() - started)

@@ -314,7 +314,7 @@ class Trial(models.Model):
     def __str__(self):
         return f"{self.nct_id} {self.brief_title[:60]}"
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         from django.urls import reverse
 
         return reverse("trials:detail", args=[self.nct_id])

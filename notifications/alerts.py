@@ -129,6 +129,7 @@ def subscription_subscribe(
         if trial is not None:
             kind, query, columns = Subscription.Kind.TRIAL, [], {}
         else:
+            assert params is not None  # one of the two, checked above
             params, _ = resolve_place(params)
             kind, query, columns = (
                 Subscription.Kind.SEARCH,
@@ -220,9 +221,7 @@ def _queue_confirmation(subscription: Subscription) -> None:
 def subscription_confirm(token: str) -> Subscription | None:
     """Follow the signed confirmation link; None when tampered, expired or gone."""
     try:
-        subscription_id = signing.loads(
-            token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE.total_seconds()
-        )
+        subscription_id = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
     except signing.BadSignature:
         return None
     with transaction.atomic():
@@ -559,7 +558,7 @@ def _digest_context(subscriber: Subscriber, matches: list[AlertMatch], frequency
             subscription = items[0].subscription
             point = (
                 geo.Point(subscription.latitude, subscription.longitude, subscription.place_label)
-                if subscription.latitude is not None
+                if subscription.latitude is not None and subscription.longitude is not None
                 else None
             )
             nearest = nearest_sites([m.trial_id for m in items], point)

@@ -59,7 +59,7 @@ def make_url(reference: str, params: SearchParams) -> str:
 def read_token(token: str) -> tuple[str, SearchParams] | None:
     """(reference, search) of a valid, unexpired link."""
     try:
-        data = signing.loads(token, salt=SALT, max_age=MAX_AGE.total_seconds())
+        data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
         reference, pairs = str(data["i"]), data["s"]
         query = QueryDict(mutable=True)
         for key, value in pairs:

@@ -96,7 +96,7 @@ def alternatives_for(trial: Trial, place: str, *, limit: int = 4) -> Alternative
     if not term:
         return None
     point = resolve_place(SearchParams(near=place.strip()[:200]))[0].point
-    first = None
+    first: SearchParams | None = None
     for query in condition_queries(term):
         params = SearchParams(q=query, near=place.strip()[:200] if point else "", point=point)
         attempts = [params, params.without(radius_km=None)] if point else [params]
@@ -106,7 +106,7 @@ def alternatives_for(trial: Trial, place: str, *, limit: int = 4) -> Alternative
             if hits:
                 return Alternatives(hits=hits, params=attempt, widened=index > 0)
         first = first or params
-    return Alternatives(hits=[], params=first)
+    return Alternatives(hits=[], params=first or SearchParams(q=term))
 
 
 def alternatives_for_inquiry(inquiry, *, limit: int = 4) -> Alternatives | None:

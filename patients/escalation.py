@@ -50,8 +50,13 @@ def due_level(inquiry: Inquiry, now: datetime.datetime) -> int | None:
         )
         if deadline_passed and inquiry.created_at >= now - MAX_AGE:
             return COORDINATORS_TOLD
-    reminded = inquiry.escalation_level == COORDINATORS_TOLD and inquiry.escalated_at
-    if reminded and inquiry.escalated_at < business_days_before(now, TRIAGE_AFTER_BUSINESS_DAYS):
+    escalated_at = inquiry.escalated_at
+    reminded = inquiry.escalation_level == COORDINATORS_TOLD
+    if (
+        reminded
+        and escalated_at
+        and escalated_at < business_days_before(now, TRIAGE_AFTER_BUSINESS_DAYS)
+    ):
         return TRIAGE_TOLD
     return None
 

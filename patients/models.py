@@ -56,8 +56,12 @@ def allowed_transitions(current: str) -> list[str]:
     if current == InquiryStatus.WITHDRAWN:
         return []
     if current in OPEN_STATUSES:
-        later = list(OPEN_STATUSES[OPEN_STATUSES.index(current) + 1 :])
-        closing = [InquiryStatus.NOT_ELIGIBLE, InquiryStatus.DECLINED, InquiryStatus.UNREACHABLE]
+        later: list[str] = list(OPEN_STATUSES[OPEN_STATUSES.index(current) + 1 :])
+        closing: list[str] = [
+            InquiryStatus.NOT_ELIGIBLE,
+            InquiryStatus.DECLINED,
+            InquiryStatus.UNREACHABLE,
+        ]
         if current == InquiryStatus.REFERRED:
             closing.insert(0, InquiryStatus.ENROLLED)
         return later + closing

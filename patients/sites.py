@@ -122,7 +122,7 @@ def read_confirm_token(token: str) -> tuple[Site, object] | None:
 
     try:
         site_id, user_id, user_key = signing.loads(
-            token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE.total_seconds()
+            token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE
         )
     except (signing.BadSignature, ValueError, TypeError):
         return None

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.http import urlencode
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -225,7 +226,7 @@ def withdraw(request, token):
 # --- the patient's status page ------------------------------------------------------------
 
 # Each status in a patient's words, with what happens next.
-PATIENT_STATUS = {
+PATIENT_STATUS: dict[str, tuple[Promise, Promise]] = {
     InquiryStatus.NEW: (
         gettext_lazy("Sent to the research team"),
         gettext_lazy(
@@ -281,7 +282,7 @@ PATIENT_STATUS = {
         gettext_lazy("You withdrew your inquiry and your details were erased."),
     ),
 }
-PATIENT_EVENTS = {
+PATIENT_EVENTS: dict[str, Promise] = {
     EventKind.SUBMITTED: gettext_lazy("You sent your message to the research team"),
     EventKind.REPLY: gettext_lazy("The research team wrote to you by email"),
     EventKind.REMINDED: gettext_lazy("No answer yet: we reminded the research team"),
@@ -295,8 +296,11 @@ def patient_timeline(inquiry: Inquiry) -> list[dict]:
     texts, emails or who did it."""
     shown = []
     for event in inquiry.events.all():
+        label: Promise | None = None
         if event.kind == EventKind.STATUS_CHANGE:
-            label = PATIENT_STATUS.get(event.to_status, ("", ""))[0]
+            label = (
+                PATIENT_STATUS[event.to_status][0] if event.to_status in PATIENT_STATUS else None
+            )
         else:
             label = PATIENT_EVENTS.get(event.kind)
         if label:

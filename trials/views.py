@@ -270,7 +270,7 @@ def _detail_data(trial: Trial, point) -> dict:
     for site in sites:
         site.distance_km = (
             geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude)
-            if point and site.latitude is not None
+            if point and site.latitude is not None and site.longitude is not None
             else None
         )
     open_sites = [s for s in sites if s.is_recruiting]

@@ -6,7 +6,7 @@ import math
 
 from django.contrib import messages
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -21,7 +21,6 @@ from config.ratelimit import Limit, check, client_ip
 from notes import cookies
 from notes import services as notes
 from notes.forms import MALFORMED, TOO_LARGE, NoteForm, ShareForm
-from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import Trial
 
@@ -34,11 +33,6 @@ MAX_OPEN_BODY = 1024
 
 
 # --- notes without JavaScript (kept in a cookie) --------------------------------------------
-
-
-def _trial(nct_id: str) -> Trial:
-    nct_id = nct_id.upper()
-    return get_object_or_404(Trial, nct_id=nct_id if NCT_RE.match(nct_id) else "")
 
 
 def _back_to_notes(request, trial, kept: list[dict]):
@@ -62,7 +56,7 @@ def _note_problem(request, trial, form, kept, problem: str = "", status: int = 4
 @sensitive_post_parameters("text", "quote")
 @require_POST
 def note_add(request, nct_id):
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     kept = cookies.read_cookie_notes(request, trial.nct_id)
     form = NoteForm(request.POST)
     if not form.is_valid():
@@ -87,7 +81,7 @@ def note_add(request, nct_id):
 @sensitive_post_parameters("text", "quote")
 @require_POST
 def note_edit(request, nct_id, note_id):
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     kept = cookies.read_cookie_notes(request, trial.nct_id)
     note = next((n for n in kept if n["id"] == note_id), None)
     if note is None:
@@ -112,7 +106,7 @@ def note_edit(request, nct_id, note_id):
 
 @require_POST
 def note_delete(request, nct_id, note_id):
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     kept = [n for n in cookies.read_cookie_notes(request, trial.nct_id) if n["id"] != note_id]
     messages.success(request, _("The note is deleted."))
     return _back_to_notes(request, trial, kept)

@@ -10,7 +10,7 @@ from django.contrib.syndication.views import Feed
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.feedgenerator import Atom1Feed
@@ -25,7 +25,7 @@ from config.privacy import private_page
 from notifications import alerts, one_click
 from notifications.forms import AlertForm, FrequencyForm
 from notifications.models import Subscription, SubscriptionStatus
-from trials.ctgov import NCT_RE, clean_controls
+from trials.ctgov import clean_controls
 from trials.models import Trial
 from trials.search import parse_params, resolve_place, search_trials
 
@@ -95,9 +95,7 @@ def subscribe_search(request):
 @survives_db_outage(shown={"email": AlertForm.base_fields["email"].label})
 @require_http_methods(["GET", "POST"])
 def subscribe_trial(request, nct_id):
-    if not NCT_RE.match(nct_id.upper()):
-        return render(request, "404.html", status=404)
-    trial = get_object_or_404(Trial, nct_id=nct_id.upper())
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     form = AlertForm(request.POST or None, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         return _subscribe(request, form, trial=trial)

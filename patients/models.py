@@ -127,14 +127,23 @@ class PrescreenQuestion(models.Model):
         return self.text
 
 
+def coordinated_sites(user) -> models.QuerySet[Site]:
+    """The sites `user` speaks for: every site for a superuser, else the sites they coordinate.
+    The one rule behind what a coordinator may see in the admin (inquiries, questions, sites,
+    figures): Inquiry.objects.for_coordinator and the admins build on it."""
+    if user.is_superuser:
+        return Site.objects.all()
+    return Site.objects.filter(
+        pk__in=SiteCoordinator.objects.filter(user_id=user.pk).values("site_id")
+    )
+
+
 class InquiryQuerySet(models.QuerySet):
     def for_coordinator(self, user):
         """The inquiries `user` may see: all for a superuser, else those of their sites."""
         if user.is_superuser:
             return self
-        return self.filter(
-            site_id__in=SiteCoordinator.objects.filter(user_id=user.pk).values("site_id")
-        )
+        return self.filter(site__in=coordinated_sites(user))
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)

@@ -28,8 +28,8 @@ from patients.models import (
     InquiryEvent,
     InquiryStatus,
     RoutedTo,
-    SiteCoordinator,
     allowed_transitions,
+    coordinated_sites,
 )
 from trials.models import Contact, ContactRole, Site, Trial
 
@@ -455,7 +455,7 @@ def inquiries_mark_contacted(*, inquiries: QuerySet[Inquiry], actor: Actor) -> i
 def can_be_assigned(user: Actor, site: Site) -> bool:
     if not user.is_active or not user.is_staff:
         return False
-    return user.is_superuser or SiteCoordinator.objects.filter(user=user, site=site).exists()
+    return coordinated_sites(user).filter(pk=site.pk).exists()
 
 
 def inquiry_assign(*, inquiry: Inquiry, assignee: Actor | None, actor: Actor) -> Inquiry:

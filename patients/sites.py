@@ -19,7 +19,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from notifications.emails import queue_email
-from patients.models import SiteConfirmation, SiteCoordinator
+from patients.models import SiteConfirmation, SiteCoordinator, coordinated_sites
 from patients.services import country_language
 from trials.models import FRESH_DAYS, OPEN_STATUSES, CoordinatorStatus, Site, Trial
 from trials.search import bump_search_generation
@@ -46,7 +46,7 @@ def site_name(site: Site) -> str:
 def may_confirm(user, site: Site) -> bool:
     if user is None or not user.is_active or not user.is_staff:
         return False
-    return user.is_superuser or SiteCoordinator.objects.filter(user=user, site=site).exists()
+    return coordinated_sites(user).filter(pk=site.pk).exists()
 
 
 def fresh_since(now: datetime.datetime | None = None) -> datetime.datetime:

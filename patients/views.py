@@ -7,7 +7,6 @@ comes back to are addressed by signed tokens, never by an inquiry's sequential i
 import uuid
 
 from django.core import signing
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,7 +35,6 @@ from patients.models import (
     SiteConfirmation,
 )
 from trials import geo
-from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import CoordinatorStatus, Site, Trial
 
@@ -45,13 +43,6 @@ CONTACT_PER_IP = ratelimit.Limit("contact-ip", 5, 3600)
 CONTACT_PER_EMAIL = ratelimit.Limit("contact-email", 3, 86400)
 SENT_SALT = "patients.sent"
 SENT_MAX_AGE = 24 * 3600
-
-
-def _trial(nct_id: str) -> Trial:
-    nct_id = nct_id.upper()
-    if not NCT_RE.match(nct_id):
-        raise Http404("not an NCT number")
-    return get_object_or_404(Trial, nct_id=nct_id)
 
 
 def _place(near: str) -> geo.Point | None:
@@ -97,7 +88,7 @@ def _back_query(near: str) -> str:
 @sensitive_variables("form", "data")
 @require_http_methods(["GET", "POST"])
 def contact(request, nct_id):
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
     point = _place(near)
     sites = recruiting_sites(trial, point)
@@ -187,7 +178,7 @@ def contact(request, nct_id):
 
 @require_safe
 def sent(request, nct_id, token):
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     try:
         site_id = signing.loads(token, salt=SENT_SALT, max_age=SENT_MAX_AGE)
     except signing.BadSignature:
@@ -393,7 +384,7 @@ def trial_print(request, nct_id):
     """GET: the trial's summary to take to a doctor. POST (from the contact page): the same,
     with the pre-screening answers just typed, which are shown and never stored or put in a
     URL."""
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
     if request.method == "GET":
         return _render_print(request, trial, near, [])

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
@@ -22,7 +22,6 @@ from django.views.decorators.http import require_safe
 from config import ratelimit
 from trials import geo
 from trials.changes import describe, field_labels
-from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
 from trials.query import understand
@@ -169,11 +168,8 @@ def _widen_links(params, result) -> list[dict]:
 
 @require_safe
 def detail(request, nct_id):
-    nct_id = nct_id.upper()
-    if not NCT_RE.match(nct_id):
-        raise Http404("not an NCT number")
     # The vectors are the largest columns and the page shows neither.
-    trial = get_object_or_404(Trial.objects.defer("search_vector", "rank_vector"), nct_id=nct_id)
+    trial = Trial.objects.defer("search_vector", "rank_vector").get_by_nct_or_404(nct_id)
     near = request.GET.get("near", "")[:200]
     point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
 

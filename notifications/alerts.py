@@ -175,15 +175,19 @@ def subscription_subscribe_confirmed(
             query_key=key,
             defaults={"query": query, "frequency": frequency, **compile_search(params)},
         )
-        if subscription.status == SubscriptionStatus.PENDING:
-            subscription.status = SubscriptionStatus.ACTIVE
-            subscription.confirmed_at = timezone.now()
-            # Only what happens from now on, as for a confirmed subscription.
-            subscription.matched_from_version = (
-                TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
-            )
-            subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
+        _activate(subscription)
     return subscription, created
+
+
+def _activate(subscription: Subscription) -> None:
+    """A pending subscription (row locked by the caller) becomes active, for what happens from
+    now on: not the trials imported before it was confirmed. Any other status stays."""
+    if subscription.status != SubscriptionStatus.PENDING:
+        return
+    subscription.status = SubscriptionStatus.ACTIVE
+    subscription.confirmed_at = timezone.now()
+    subscription.matched_from_version = TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
+    subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
 
 
 def _link(name: str, *args) -> str:
@@ -233,14 +237,7 @@ def subscription_confirm(token: str) -> Subscription | None:
         )
         if subscription is None:
             return None
-        if subscription.status == SubscriptionStatus.PENDING:
-            subscription.status = SubscriptionStatus.ACTIVE
-            subscription.confirmed_at = timezone.now()
-            # Only what happens from now on: not the trials imported before confirming.
-            subscription.matched_from_version = (
-                TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
-            )
-            subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
+        _activate(subscription)
     return subscription
 
 

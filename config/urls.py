@@ -11,7 +11,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path(settings.ADMIN_PATH, admin.site.urls),
-    # Before trials.urls: /trials/feed/ must not be read as a trial id.
     path("", include("notifications.urls")),
     path("notes/", include("notes.urls")),
     # Under the trial page's path, so that the browser sends that page's notes cookie.

@@ -45,10 +45,6 @@ SENT_SALT = "patients.sent"
 SENT_MAX_AGE = 24 * 3600
 
 
-def _place(near: str) -> geo.Point | None:
-    return (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
-
-
 def recruiting_sites(trial: Trial, point: geo.Point | None) -> list[Site]:
     """The sites a patient may contact: nearest first when a place is known, else in the
     registry's order (so the first recruiting site is preselected)."""
@@ -90,7 +86,7 @@ def _back_query(near: str) -> str:
 def contact(request, nct_id):
     trial = Trial.objects.get_by_nct_or_404(nct_id)
     near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
-    point = _place(near)
+    point = geo.place(near)
     sites = recruiting_sites(trial, point)
     questions = PrescreenQuestion.objects.filter(trial=trial, active=True)
     ctx = {
@@ -359,7 +355,7 @@ PRINT_SITES = 5
 
 
 def _render_print(request, trial: Trial, near: str, answers: list[dict]):
-    point = _place(near)
+    point = geo.place(near)
     inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
     if not inclusion and not exclusion and trial.eligibility_criteria:
         inclusion, exclusion = split_eligibility(trial.eligibility_criteria)

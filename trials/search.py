@@ -395,7 +395,7 @@ def resolve_place(params: SearchParams) -> tuple[SearchParams, str | None]:
     """Resolve `near` to a point; returns (params with point, suggested spelling or None)."""
     if not params.near:
         return params, None
-    point = geo.parse_coordinates(params.near) or geo.resolve(params.near)
+    point = geo.place(params.near)
     if point:
         return params.without(point=point), None
     return params, geo.suggest(params.near)

@@ -171,7 +171,7 @@ def detail(request, nct_id):
     # The vectors are the largest columns and the page shows neither.
     trial = Trial.objects.defer("search_vector", "rank_vector").get_by_nct_or_404(nct_id)
     near = request.GET.get("near", "")[:200]
-    point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
+    point = geo.place(near)
 
     # Everything but the notes panel (and base.html's per-visitor parts) is cached; the lists
     # below are only read when the cache misses.

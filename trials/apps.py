@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class TrialsConfig(AppConfig):
     name = "trials"
     verbose_name = _("Trials")
+
+    def health_checks(self) -> dict[str, tuple[str, bool]]:
+        from trials import health
+
+        return health.checks()

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, connection, reset_queries, transaction
 from django.db.models import JSONField
@@ -163,7 +164,8 @@ class Importer:
                 "id", "nct_id", "record_hash", "change_count"
             )
         }
-        new, changed = [], []
+        new: list[tuple[dict, ParsedStudy]] = []
+        changed: list[tuple[Any, dict, ParsedStudy]] = []
         unchanged = 0
         for _label, record, parsed in items:
             row = existing.get(parsed.nct_id)
@@ -190,7 +192,10 @@ class Importer:
         with connection.cursor() as cursor:
             trial_ids = _next_ids(cursor, Trial, len(new))
             site_ids = iter(_next_ids(cursor, Site, sum(len(p.sites) for _, p in new)))
-            trials, sites, contacts, versions = [], [], [], []
+            trials: list = []
+            sites: list = []
+            contacts: list = []
+            versions: list = []
             for trial_id, (record, parsed) in zip(trial_ids, new, strict=True):
                 trials.append(
                     {
@@ -542,39 +547,12 @@ def _place_unlocated_sites(studies: list[ParsedStudy]) -> None:
             site.location_estimated = True
 
 
-def _site(trial_id: int, s) -> Site:
-    return Site(
-        trial_id=trial_id,
-        key=s.key,
-        position=s.position,
-        facility=s.facility,
-        city=s.city,
-        state=s.state,
-        postal_code=s.postal_code,
-        country=s.country,
-        country_code=s.country_code,
-        latitude=s.latitude,
-        longitude=s.longitude,
-        location_estimated=s.location_estimated,
-        status=s.status,
-        removed_at=None,
-    )
-
-
 def _contact_rows(trial_id: int, parsed: ParsedStudy, site_ids: dict) -> list[dict]:
     rows = [{**c, "trial_id": trial_id, "site_id": None} for c in parsed.central_contacts]
     for s in parsed.sites:
         site_id = site_ids[(trial_id, s.key)]
         rows.extend({**c, "trial_id": trial_id, "site_id": site_id} for c in s.contacts)
     return rows
-
-
-def _contacts(trial_id: int, parsed: ParsedStudy, site_ids: dict) -> list[Contact]:
-    contacts = [Contact(trial_id=trial_id, site_id=None, **c) for c in parsed.central_contacts]
-    for s in parsed.sites:
-        site_id = site_ids[(trial_id, s.key)]
-        contacts.extend(Contact(trial_id=trial_id, site_id=site_id, **c) for c in s.contacts)
-    return contacts
 
 
 def _parse_quietly(record: dict | None) -> ParsedStudy | None:
@@ -619,8 +597,8 @@ def after_import(stats: ImportStats) -> None:
     """Work that follows every import that created or changed trials."""
     if not (stats.created or stats.updated):
         return
-    from notifications.alerts import enqueue_matching
     from trials.search import bump_search_generation, refresh_search_terms
+    from trials.signals import trials_imported
 
     started = time.monotonic()
     if stats.created + stats.updated > 5000:
@@ -630,5 +608,5 @@ def after_import(stats: ImportStats) -> None:
     refresh_postal_codes()
     refresh_search_terms()
     bump_search_generation()
-    enqueue_matching()
+    trials_imported.send(sender=Importer, stats=stats)  # alerts match them (notifications)
     log.info("after-import work took %.1f s", time.monotonic() - started)

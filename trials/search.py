@@ -19,6 +19,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -108,7 +109,7 @@ FILTER_TEMPLATES = {
 
 
 def filter_sql(
-    refs: dict[str, str], *, optional: bool = False, near_per_trial: bool = False
+    refs: dict[str, Any], *, optional: bool = False, near_per_trial: bool = False
 ) -> str:
     """The WHERE clause for trial `t`, reading each filter's value from `refs[name]`.
 
@@ -394,7 +395,7 @@ def resolve_place(params: SearchParams) -> tuple[SearchParams, str | None]:
     """Resolve `near` to a point; returns (params with point, suggested spelling or None)."""
     if not params.near:
         return params, None
-    point = geo.parse_coordinates(params.near) or geo.resolve(params.near)
+    point = geo.place(params.near)
     if point:
         return params.without(point=point), None
     return params, geo.suggest(params.near)
@@ -467,7 +468,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
             continue  # only stopwords
         weights = _weights(clause.fields)
         if weights:
-            text = _LEXEME_RE.sub(lambda m, w=weights: f"{m.group(0)}:{w}", text)
+            text = _LEXEME_RE.sub(rf"\g<0>:{weights}", text)  # weights are letters A-D
         group = by_clause.setdefault(id(clause), [])
         if f"( {text} )" not in group:
             group.append(f"( {text} )")
@@ -528,7 +529,8 @@ class SearchResult:
         return self.page > 1
 
 
-def _refs_and_args(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+def filter_parts(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+    """The search's filters as filter_sql() references and their query arguments."""
     refs: dict = {}
     args: dict = {}
     if compiled:
@@ -664,7 +666,7 @@ def _search(
     page_size: int,
     with_facets: bool,
 ) -> SearchResult:
-    refs, args = _refs_and_args(params, compiled)
+    refs, args = filter_parts(params, compiled)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
         sort = "updated"

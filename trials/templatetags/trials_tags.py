@@ -1,6 +1,7 @@
 """Template helpers for trial pages."""
 
 import re
+from typing import Any
 
 from django import template
 from django.http import QueryDict
@@ -49,11 +50,11 @@ def distance(km) -> str:
 
 
 @register.simple_tag
-def query_with(params: QueryDict | list, **changes) -> str:
+def query_with(params: QueryDict | list, **changes: Any) -> str:
     """The current GET parameters with some replaced (pagination, "widen" links)."""
     data = QueryDict(mutable=True)
     for key, value in params.items() if isinstance(params, dict) else params:
-        data.appendlist(key, value)
+        data.appendlist(key, str(value))
     for key, value in changes.items():
         data.pop(key, None)
         if value not in (None, ""):

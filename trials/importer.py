@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,17 +65,21 @@ SITE_UPDATE_FIELDS = [
 class ImportStats:
     created: int = 0
     updated: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # includes the `older` ones
     failed: int = 0
+    # Records older than the copy already imported (an old file re-imported, a sync that
+    # overlaps): kept out, counted as unchanged, each reported through Importer.on_note.
+    older: int = 0
 
     @property
     def seen(self) -> int:
         return self.created + self.updated + self.unchanged + self.failed
 
     def summary(self) -> str:
+        older = f" ({self.older} older than ours, kept out)" if self.older else ""
         return (
             f"created {self.created}, updated {self.updated}, "
-            f"unchanged {self.unchanged}, failed {self.failed}"
+            f"unchanged {self.unchanged}{older}, failed {self.failed}"
         )
 
 
@@ -90,10 +94,12 @@ class Importer:
         batch_size: int = BATCH_SIZE,
         on_error: Callable[[str, str], None] = _noop,
         on_progress: Callable[[ImportStats], None] = _noop,
+        on_note: Callable[[str, str], None] = _noop,
         writers: int = 1,
     ):
         self.batch_size = batch_size
         self.on_error = on_error
+        self.on_note = on_note
         self.on_progress = on_progress
         # Batches written at once, each on its own connection: a bulk load is bound by
         # PostgreSQL's work per row (the search-vector trigger above all), which one connection
@@ -161,20 +167,24 @@ class Importer:
         existing = {
             row["nct_id"]: row
             for row in Trial.objects.filter(nct_id__in=[p.nct_id for _, _, p in items]).values(
-                "id", "nct_id", "record_hash", "change_count"
+                "id", "nct_id", "record_hash", "change_count", "last_update_posted", "retrieved_on"
             )
         }
         new: list[tuple[dict, ParsedStudy]] = []
         changed: list[tuple[Any, dict, ParsedStudy]] = []
+        notes: list[tuple[str, str]] = []
         unchanged = 0
-        for _label, record, parsed in items:
+        for label, record, parsed in items:
             row = existing.get(parsed.nct_id)
             if row is None:
                 new.append((record, parsed))
-            elif row["record_hash"] != parsed.record_hash:
-                changed.append((row, record, parsed))
-            else:
+            elif row["record_hash"] == parsed.record_hash:
                 unchanged += 1
+            elif why := _older_than_stored(row, parsed):
+                unchanged += 1
+                notes.append((label, f"{parsed.nct_id}: {why}; the newer copy is kept"))
+            else:
+                changed.append((row, record, parsed))
         _place_unlocated_sites([p for _, p in new] + [p for _, _, p in changed])
         now = timezone.now()
         created_ids = self._create(new, now) if new else []
@@ -182,8 +192,11 @@ class Importer:
         # Count only once the transaction is sure to commit (a retried batch must not count twice).
         with self._lock:
             self.stats.unchanged += unchanged
+            self.stats.older += len(notes)
             self.stats.created += len(created_ids)
             self.stats.updated += len(updated_ids)
+            for label, note in notes:
+                self.on_note(label, note)
 
     def _create(self, new: list[tuple[dict, ParsedStudy]], now) -> list[int]:
         """New trials with COPY, ids drawn from the sequences first so that sites, contacts and
@@ -421,6 +434,21 @@ def _site_values(trial_id: int, s) -> dict:
         "status": s.status,
         "removed_at": None,
     }
+
+
+def _older_than_stored(row: Mapping[str, Any], parsed: ParsedStudy) -> str:
+    """Why the incoming record is older than the stored one ("" when it is not): its registry
+    update date (lastUpdatePostDate) first, then the data release that served it
+    (versionHolder). A record lacking a date is not judged on it."""
+    new_update, old_update = parsed.fields["last_update_posted"], row["last_update_posted"]
+    if new_update and old_update and new_update != old_update:
+        if new_update < old_update:
+            return f"registry update of {new_update} is older than the stored {old_update}"
+        return ""
+    new_release, old_release = parsed.fields["retrieved_on"], row["retrieved_on"]
+    if new_release and old_release and new_release < old_release:
+        return f"registry release of {new_release} is older than the stored {old_release}"
+    return ""
 
 
 def _parse(record: dict | BadRecord) -> ParsedStudy | str:

@@ -96,7 +96,8 @@ FILTER_TEMPLATES = {
     "statuses": "t.overall_status = ANY({v})",
     "phases": "t.phases && {v}",
     "study_types": "t.study_type = ANY({v})",
-    "sex": "t.sex IN ('ALL', {v})",
+    # A record that does not state a sex ("") restricts nobody we know of: keep it.
+    "sex": "t.sex IN ('ALL', '', {v})",
     "healthy_volunteers": "t.healthy_volunteers IS TRUE",
     "countries": "t.country_codes && {v}",
     "conditions": "t.condition_meshes && {v}",
@@ -952,7 +953,9 @@ def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list
             {
                 "value": sex.value,
                 "label": sex.label,
-                "count": sex_counts.get(sex.value, 0) + sex_counts.get("ALL", 0),
+                "count": sex_counts.get(sex.value, 0)
+                + sex_counts.get("ALL", 0)
+                + sex_counts.get("", 0),
                 "selected": params.sex == sex.value,
             }
             for sex in (Sex.FEMALE, Sex.MALE)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_safe
 
 from config import ratelimit
 from trials import geo
-from trials.changes import describe, field_labels
+from trials.changes import describe, field_labels, registry_updates
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
 from trials.query import understand
@@ -227,11 +227,13 @@ def _same_page_for_everyone(request, *, query_string_in_key: bool = False) -> bo
 DETAIL_DATA = (
     "open_sites",
     "other_sites",
+    "site_counts",
     "central_contacts",
     "history",
     "inclusion",
     "exclusion",
     "first_version",
+    "registry_updates",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
 
@@ -271,22 +273,35 @@ def _detail_data(trial: Trial, point) -> dict:
         )
     open_sites = [s for s in sites if s.is_recruiting]
     other_sites = [s for s in sites if not s.is_recruiting]
+    # Recruiting sites first, then not-yet-recruiting ones (both are "open"), each nearest first
+    # when the patient gave a place: the first site listed must be one that takes patients now.
     if point:
-        open_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
+        open_sites.sort(
+            key=lambda s: (s.status != "RECRUITING", s.distance_km is None, s.distance_km or 0)
+        )
         other_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
     else:
-        open_sites.sort(key=lambda s: (s.country, s.city, s.facility))
+        open_sites.sort(key=lambda s: (s.status != "RECRUITING", s.country, s.city, s.facility))
         other_sites.sort(key=lambda s: (s.country, s.city, s.facility))
 
-    # Contacts are never printed; the page only says how many there are, masked.
-    contacts = list(Contact.objects.filter(trial=trial).values("site_id", "phone", "email"))
-    central_contacts = [c for c in contacts if c["site_id"] is None]
-    site_contacts: dict[int, int] = {}
-    for contact in contacts:
-        if contact["site_id"]:
-            site_contacts[contact["site_id"]] = site_contacts.get(contact["site_id"], 0) + 1
+    # Contact details are never printed: the page only says which channels exist (masked),
+    # so the values themselves never reach the template.
+    central_contacts: list[dict[str, bool]] = []
+    site_channels: dict[int, dict] = {}
+    for site_id, phone, email in Contact.objects.filter(trial=trial).values_list(
+        "site_id", "phone", "email"
+    ):
+        channels = {"phone": bool(phone.strip()), "email": bool(email.strip())}
+        if site_id is None:
+            central_contacts.append(channels)
+        else:
+            known = site_channels.setdefault(site_id, {"count": 0, "phone": False, "email": False})
+            known["count"] += 1
+            known["phone"] |= channels["phone"]
+            known["email"] |= channels["email"]
     for site in sites:
-        site.contact_count = site_contacts.get(site.id, 0)
+        site.contact = site_channels.get(site.id)  # type: ignore[attr-defined]
+        site.contact_count = site.contact["count"] if site.contact else 0  # type: ignore[attr-defined]
 
     versions = list(trial.versions.defer("record").order_by("-number"))
     history = [
@@ -306,11 +321,19 @@ def _detail_data(trial: Trial, point) -> dict:
     return {
         "open_sites": open_sites,
         "other_sites": other_sites,
+        "site_counts": {
+            "recruiting": sum(s.status == "RECRUITING" for s in open_sites),
+            "not_yet": sum(s.status == "NOT_YET_RECRUITING" for s in open_sites),
+            "contacts": bool(central_contacts or site_channels),
+        },
         "central_contacts": central_contacts,
         "history": history,
         "inclusion": inclusion,
         "exclusion": exclusion,
         "first_version": versions[-1] if versions else None,
+        "registry_updates": registry_updates(
+            trial.first_posted, [v.last_update_posted for v in reversed(versions)]
+        ),
     }
 
 

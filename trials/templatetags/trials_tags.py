@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from trials.countries import country_name
 from trials.eligibility import unescape
+from trials.query import highlight
 
 register = template.Library()
 _BULLET_RE = re.compile(r"^\s*(?:[*\-+•]|\d{1,3}[.)])\s+")
@@ -32,6 +33,15 @@ def registry_text(text: str) -> str:
         else:
             html.append(f"<p>{'<br>'.join(escape(line.strip()) for line in lines)}</p>")
     return mark_safe("".join(html))
+
+
+@register.filter
+def matched(text, understood) -> str:
+    """`text` (or a list, joined by commas) escaped, with the words that made the result match
+    marked (<mark>). Before any truncation: use truncatechars_html after it."""
+    if isinstance(text, list | tuple):
+        text = ", ".join(str(item) for item in text)
+    return highlight(str(text or ""), understood or None)
 
 
 @register.filter

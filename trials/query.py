@@ -150,10 +150,11 @@ def _phrases(terms, own: tuple[str, ...] = ()) -> tuple[Phrase, ...]:
 
 def _match_at(content: list[str], i: int, lang: str):
     """The longest known phrase starting at content word i: (length, kind, terms) or None."""
-    from trials import vocabulary
+    from trials import other_names, vocabulary
 
-    longest = min(vocabulary.longest_phrase() + 1, len(content) - i)
-    for length in range(longest, 0, -1):
+    learned = other_names.table()
+    longest = max(vocabulary.longest_phrase() + 1, other_names.longest())
+    for length in range(min(longest, len(content) - i), 0, -1):
         key = tuple(content[i : i + length])
         entry = vocabulary.lookup(key, lang)
         if entry is not None and entry.kind == "condition":
@@ -172,6 +173,8 @@ def _match_at(content: list[str], i: int, lang: str):
                 return length, "condition", organ[1]
         if entry is not None:
             return length, entry.kind, entry.terms
+        if key in learned:  # a treatment's name: its brand, generic and code names too
+            return length, "product", tuple(" ".join(name) for name in learned[key])
         organ = vocabulary.body_part(key, lang)
         if organ is not None and (length > 1 or len(key[0]) >= 4):
             return length, "anatomy", (organ[0],)
@@ -220,6 +223,8 @@ def _concept_clauses(chunk: str, lang: str, negated: bool = False) -> list[Claus
         fields = FIELDS if negated else CONCEPT_FIELDS
         if kind == "modifier":
             fields = FIELDS if negated else TEXT_FIELDS
+        if kind == "product":
+            own = tuple(content[i - length : i])
         clauses.append(
             Clause(
                 _phrases(terms, own),

@@ -5,6 +5,9 @@ import pytest
 
 from trials.query import highlight, snippet, understand
 
+# Understanding reads the names the trials give their treatments (trials.other_names).
+pytestmark = pytest.mark.django_db
+
 
 def marks(html: str) -> list[str]:
     return [part.split("</mark>")[0] for part in html.split("<mark>")[1:]]

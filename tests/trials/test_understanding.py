@@ -6,6 +6,9 @@ from trials.query import CONCEPT_FIELDS, nct_ids_in, understand
 from trials.search import SearchParams, search_trials
 from trials.vocabulary import display_name
 
+# Understanding reads the names the trials give their treatments (trials.other_names).
+pytestmark = pytest.mark.django_db
+
 
 def phrases(understood):
     return [{" ".join(p.words) for p in c.phrases} for c in understood.clauses]

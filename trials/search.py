@@ -24,14 +24,12 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 
 from trials import geo
 from trials.countries import country_name
 from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
-from trials.query import FIELDS, LANGUAGES, Clause, Understood, understand
+from trials.query import FIELDS, LANGUAGES, Clause, Understood, snippet, understand
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 500  # longer queries are cut: no patient types more, and tsquery cost grows
@@ -42,7 +40,6 @@ SORTS = ("relevance", "distance", "updated")
 # conditions): a title match must outrank a mention in the eligibility text.
 RANK_WEIGHTS = "{0.05, 0.2, 0.4, 1.0}"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_MARK_START, _MARK_END = "\x02", "\x03"
 
 # A site counts for "near" when it is in the current record, has coordinates, and is recruiting,
 # about to, or listed without a status (the registry drops site statuses once a study stops
@@ -428,11 +425,6 @@ class CompiledQuery:
     rank_tsquery: str = ""  # what ranks: the match and the optional clauses
     understood: Understood | None = None
 
-    @property
-    def highlight_tsquery(self) -> str:
-        """Every word that matched or ranked, whatever its field (for marking snippets)."""
-        return re.sub(r"':[A-D]+", "'", self.rank_tsquery or "")
-
 
 def _weights(fields: tuple[str, ...]) -> str:
     if set(fields) >= set(FIELDS):
@@ -520,6 +512,12 @@ class SearchResult:
     # The words found nothing: these are the results of this close phrase instead.
     corrected_to: str | None = None
     compiled: "CompiledQuery | None" = None  # what was searched (saved searches keep it)
+
+    @property
+    def understood(self) -> Understood | None:
+        """What the results were searched for (the corrected words when corrected): the page
+        marks these in titles, conditions and snippets."""
+        return self.compiled.understood if self.compiled else None
 
     @property
     def has_next(self) -> bool:
@@ -767,40 +765,23 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
         return []
     # The vectors are the largest columns and no page shows them.
     trials = Trial.objects.defer("search_vector", "rank_vector").in_bulk(ids)
-    snippets = _snippets(ids, compiled) if compiled else {}
+    understood = compiled.understood if compiled else None
     nearest = nearest_sites(ids, params.point)
     return [
         TrialHit(
             trial=trials[trial_id],
             rank=float(rank or 0),
-            snippet=snippets.get(trial_id, ""),
+            # The summary around the matched words, marked by the understanding layer (the
+            # same for any engine); no snippet without words to show them for.
+            snippet=snippet(
+                trials[trial_id].plain_summary or trials[trial_id].brief_summary, understood
+            )
+            if understood
+            else "",
             nearest_site=nearest.get(trial_id),
         )
         for trial_id, rank in rows
     ]
-
-
-def _snippets(ids: list[int], compiled: CompiledQuery) -> dict[int, str]:
-    """The summary around the matched words, words marked (escaped, then <mark>-ed)."""
-    options = (
-        f"MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=' … ', "
-        f"StartSel={_MARK_START}, StopSel={_MARK_END}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT t.id, ts_headline('english',
-                        coalesce(nullif(t.plain_summary, ''), t.brief_summary),
-                        %s::tsquery, %s)
-                 FROM trials_trial t WHERE t.id = ANY(%s)""",
-            [compiled.highlight_tsquery, options, ids],
-        )
-        rows = cursor.fetchall()
-    return {trial_id: highlight(text) for trial_id, text in rows}
-
-
-def highlight(text: str) -> str:
-    safe = escape(text or "").replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
-    return mark_safe(safe)
 
 
 def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, dict]:

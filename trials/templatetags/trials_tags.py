@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from trials import markdown
 from trials.countries import country_name
+from trials.query import highlight
 
 register = template.Library()
 
@@ -30,6 +31,15 @@ def registry_inline(text: str) -> str:
 def criterion(text: str) -> str:
     """One item of the split eligibility lists (escapes already resolved) → safe HTML."""
     return markdown.render_plain_item(text)
+
+
+@register.filter
+def matched(text, understood) -> str:
+    """`text` (or a list, joined by commas) escaped, with the words that made the result match
+    marked (<mark>). Before any truncation: use truncatechars_html after it."""
+    if isinstance(text, list | tuple):
+        text = ", ".join(str(item) for item in text)
+    return highlight(str(text or ""), understood or None)
 
 
 @register.filter

@@ -387,6 +387,11 @@ SECURE_PROXY_SSL_HEADER = (
 # Searches (page, API, feeds) per IP per minute: generous for people behind a hospital's NAT,
 # low enough to stop scrapers hammering the database.
 SEARCH_RATE_PER_MINUTE = envint("SEARCH_RATE_PER_MINUTE", 300, minimum=1)
+# The search index (trials.engine), derived from the database; each web host keeps its own copy.
+SEARCH_INDEX_DIR = envstr("SEARCH_INDEX_DIR", str(BASE_DIR / ".local" / "search-index"))
+# Reindex changed trials at once rather than after the transaction commits (tests, whose
+# transactions never commit).
+SEARCH_INDEX_UPDATE_IMMEDIATELY = envbool("SEARCH_INDEX_UPDATE_IMMEDIATELY", False)
 # The benchmark's baseline (bench/pages_bench.py): /bench/trivial answers "ok" when True.
 BENCH_TRIVIAL_VIEW = envbool("BENCH_TRIVIAL_VIEW", False)
 # Reverse proxies in front of the web processes whose X-Forwarded-For we trust (rate limits).

@@ -425,6 +425,9 @@ class CompiledQuery:
     nct_ids: list[str] = field(default_factory=list)  # trials named: they match and come first
     rank_tsquery: str = ""  # what ranks: the match and the optional clauses
     understood: Understood | None = None
+    # For the search index (trials.engine): each clause with its fields as weight labels
+    # ("" = all) and its phrases as (phraseto_tsquery text, boost).
+    clause_phrases: list = field(default_factory=list)
 
     @property
     def highlight_tsquery(self) -> str:
@@ -462,10 +465,12 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         )
         compiled_phrases = cursor.fetchone()[0] if phrases else []
     by_clause: dict[int, list[str]] = {}
-    for (clause, _phrase), text in zip(phrases, compiled_phrases, strict=True):
+    engine_phrases: dict[int, tuple] = {}
+    for (clause, phrase), text in zip(phrases, compiled_phrases, strict=True):
         if not text:
             continue  # only stopwords
         weights = _weights(clause.fields)
+        engine_phrases.setdefault(id(clause), (clause, weights, []))[2].append((text, phrase.boost))
         if weights:
             text = _LEXEME_RE.sub(lambda m, w=weights: f"{m.group(0)}:{w}", text)
         group = by_clause.setdefault(id(clause), [])
@@ -489,6 +494,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         nct_ids=list(understood.nct_ids),
         rank_tsquery=" | ".join(ranked) if ranked else "",
         understood=understood,
+        clause_phrases=list(engine_phrases.values()),
     )
 
 
@@ -656,6 +662,25 @@ def search_trials(
     return result
 
 
+def engine_filters(params: SearchParams):
+    """The page's filters, as the search index takes them."""
+    from trials import engine
+
+    point = (params.point.latitude, params.point.longitude) if params.point else None
+    return engine.Filters(
+        statuses=tuple(params.statuses),
+        phases=tuple(params.phases),
+        study_types=tuple(params.study_types),
+        sex=params.sex,
+        healthy_volunteers=params.healthy_volunteers,
+        countries=tuple(params.countries),
+        conditions=tuple(params.conditions),
+        age_days=years_to_days(params.age) if params.age is not None else None,
+        point=point,
+        radius_km=float(params.radius_km) if point and params.radius_km else None,
+    )
+
+
 def _search(
     params: SearchParams,
     compiled: CompiledQuery | None,
@@ -664,15 +689,26 @@ def _search(
     page_size: int,
     with_facets: bool,
 ) -> SearchResult:
+    from trials import engine
+
     refs, args = _refs_and_args(params, compiled)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
         sort = "updated"
     key_parts = (sorted(args.items()), sorted(refs))
-    key = search_cache_key("counts", key_parts, with_facets)
+    index_generation = engine.read_meta().get("generation")
+    # Built lazily: a page served from the cache opens no searcher.
+    searches: list = []
+
+    def index_search() -> "engine.Search":
+        if not searches:
+            searches.append(engine.Search(compiled, engine_filters(params)))
+        return searches[0]
+
+    key = search_cache_key("counts", key_parts, with_facets, index_generation)
     counts = cache.get(key) if key else None
     if counts is None:
-        counts = _count_and_facet_counts(refs, args, with_facets)
+        counts = index_search().count_and_facets(with_facets)
         if key:
             cache.set(key, counts, CACHE_SECONDS)
     count = counts["count"]
@@ -680,16 +716,19 @@ def _search(
     num_pages = max(1, math.ceil(count / page_size))
     page = min(max(page, 1), num_pages)
     offset = (page - 1) * page_size
-    if offset + page_size <= CACHED_RANKS:
-        key = search_cache_key("ranks", key_parts, sort)
+    fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
+    if not count:
+        rows = []
+    elif offset + page_size <= CACHED_RANKS:
+        key = search_cache_key("ranks", key_parts, sort, index_generation)
         ranked = cache.get(key) if key else None
         if ranked is None:
-            ranked = _ranked_ids(refs, args, sort, params, compiled, CACHED_RANKS, 0)
+            ranked = index_search().ranked(sort, CACHED_RANKS, 0, fresh_since)
             if key:
                 cache.set(key, ranked, CACHE_SECONDS)
         rows = ranked[offset : offset + page_size]
     else:
-        rows = _ranked_ids(refs, args, sort, params, compiled, page_size, offset)
+        rows = index_search().ranked(sort, page_size, offset, fresh_since)
 
     hits = _hydrate(rows, params, compiled)
     facets = _facet_options(params, counts["facets"]) if with_facets else {}

@@ -63,12 +63,40 @@ def healthz(request):
             checks["worker"] = f"ok ({len(replies)} answered)" if replies else "no worker answered"
             healthy = healthy and bool(replies)
 
+    if checks["database"] == "ok":
+        checks["search_index"], index_ok = _search_index_health()
+        healthy = healthy and index_ok
+
     if settings.CTGOV_SYNC_ENABLED and checks["database"] == "ok":
         # A stale sync is reported, not failed: the portal still serves what it has, and a
         # load balancer must not take web processes out for it.
         checks["ctgov_sync"] = _sync_health()
 
     return JsonResponse(checks, status=200 if healthy else 503)
+
+
+# An index behind the database by more than this is a failure (each import updates it in the
+# same run; `manage.py search_index sync` follows on other hosts): shorter gaps are reported.
+SEARCH_INDEX_BEHIND_SECONDS = 600
+
+
+def _search_index_health() -> tuple[str, bool]:
+    """The search index: missing or corrupt fails the probe (searches would answer 503)."""
+    import datetime
+
+    from trials import engine
+
+    state = engine.status()
+    if state["state"] in ("missing", "corrupt"):
+        return f"{state['state']} ({state.get('error') or state['path']})", False
+    if state["state"] == "behind":
+        db = datetime.datetime.fromisoformat(state["db_watermark"])
+        index = state["index_watermark"]
+        lag = (db - datetime.datetime.fromisoformat(index)).total_seconds() if index else None
+        if lag is None or lag > SEARCH_INDEX_BEHIND_SECONDS:
+            return f"behind the database (index up to {index}, database {db.isoformat()})", False
+        return f"behind the database by {lag:.0f} s (updating)", True
+    return f"ok ({state['documents']} trials)", True
 
 
 def _sync_health() -> str:

@@ -144,21 +144,29 @@ def _sort_key(days: int, trial_id: int) -> int:
     return days * 2**32 + (2**32 - 1 - trial_id)
 
 
+# The eligible sites of every trial in one grouped pass (a subquery per trial let the planner
+# pick the sites' partial coordinate index and read every site per trial).
 DOCUMENT_SQL = """
 SELECT t.id, t.nct_id, t.search_vector::text, t.overall_status, t.phases, t.study_type, t.sex,
        coalesce(t.healthy_volunteers, FALSE), t.country_codes, t.condition_meshes,
        t.minimum_age_days, t.maximum_age_days, t.last_update_posted, t.last_changed_at,
-       t.sites_confirmed_at,
-       ARRAY(SELECT s.latitude::text || ',' || s.longitude::text FROM trials_site s
-              WHERE s.trial_id = t.id AND {site_eligible})
+       t.sites_confirmed_at, g.sites
   FROM trials_trial t
+  LEFT JOIN (SELECT s.trial_id, array_agg(s.latitude::text || ',' || s.longitude::text) AS sites
+               FROM trials_site s WHERE {site_eligible} {site_where} GROUP BY s.trial_id) g
+         ON g.trial_id = t.id
+ {trial_where}
 """
 
 
-def _document_sql() -> str:
+def _document_sql(ids: bool = False) -> str:
     from trials.search import SITE_ELIGIBLE_SQL
 
-    return DOCUMENT_SQL.format(site_eligible=SITE_ELIGIBLE_SQL)
+    return DOCUMENT_SQL.format(
+        site_eligible=SITE_ELIGIBLE_SQL,
+        site_where="AND s.trial_id = ANY(%(ids)s)" if ids else "",
+        trial_where="WHERE t.id = ANY(%(ids)s)" if ids else "",
+    )
 
 
 def _document(row) -> tantivy.Document:
@@ -353,7 +361,12 @@ def update(trial_ids) -> int:
         return len(ids)
     with _writer_lock():
         path = _current_dir()
-        watermark = _db_watermark()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT max(last_changed_at) FROM trials_trial WHERE id = ANY(%s)", [ids]
+            )
+            newest = cursor.fetchone()[0]
+        watermark = newest.isoformat() if newest else None
         index = _open(path)
         writer = _writer(index)
         try:
@@ -362,7 +375,7 @@ def update(trial_ids) -> int:
                 for trial_id in chunk:
                     writer.delete_documents_by_term("id", trial_id)
                 with connection.cursor() as cursor:
-                    cursor.execute(_document_sql() + " WHERE t.id = ANY(%s)", [chunk])
+                    cursor.execute(_document_sql(ids=True), {"ids": chunk})
                     for row in cursor.fetchall():
                         writer.add_document(_document(row))
             writer.commit()

@@ -14,6 +14,7 @@ query parameters, the alerts run it with the values read from saved-search colum
 import contextlib
 import datetime
 import hashlib
+import logging
 import math
 import re
 import unicodedata
@@ -32,6 +33,7 @@ from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
 from trials.query import FIELDS, LANGUAGES, Clause, Understood, understand
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 500  # longer queries are cut: no patient types more, and tsquery cost grows
 RADII_KM = (10, 25, 50, 100, 250)
@@ -805,6 +807,10 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
     trials = Trial.objects.defer("search_vector", "rank_vector").in_bulk(ids)
     snippets = _snippets(ids, compiled) if compiled else {}
     nearest = nearest_sites(ids, params.point)
+    missing = [trial_id for trial_id, _rank in rows if trial_id not in trials]
+    if missing:
+        # Deleted since the index was updated (its update follows the commit): not shown.
+        log.warning("search index ahead of the database: %s trials gone", len(missing))
     return [
         TrialHit(
             trial=trials[trial_id],
@@ -813,6 +819,7 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
             nearest_site=nearest.get(trial_id),
         )
         for trial_id, rank in rows
+        if trial_id in trials
     ]
 
 

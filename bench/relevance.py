@@ -246,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("DEBUG", "True")  # a throwaway local database, no secrets involved
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    url = _database_url(os.environ["DATABASE_URL"], "tf_relevance")
+    # Named after the developer's database: helpers sharing a server do not drop each other's.
+    base_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0] or "tf"
+    url = _database_url(os.environ["DATABASE_URL"], f"{base_name}_relevance")
     _prepare_database(url, args.reuse_db)
     os.environ["DATABASE_URL"] = url
 

@@ -389,7 +389,11 @@ SECURE_PROXY_SSL_HEADER = (
 # low enough to stop scrapers hammering the database.
 SEARCH_RATE_PER_MINUTE = envint("SEARCH_RATE_PER_MINUTE", 300, minimum=1)
 # The search index (trials.engine), derived from the database; each web host keeps its own copy.
-SEARCH_INDEX_DIR = envstr("SEARCH_INDEX_DIR", str(BASE_DIR / ".local" / "search-index"))
+# One per database by default (the bench and relevance runs use databases of their own).
+SEARCH_INDEX_DIR = envstr(
+    "SEARCH_INDEX_DIR",
+    str(BASE_DIR / ".local" / "search-index" / (DATABASES["default"].get("NAME") or "default")),
+)
 # Reindex changed trials at once rather than after the transaction commits (tests, whose
 # transactions never commit).
 SEARCH_INDEX_UPDATE_IMMEDIATELY = envbool("SEARCH_INDEX_UPDATE_IMMEDIATELY", False)

@@ -20,8 +20,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from notifications.emails import queue_email
 from patients.models import SiteConfirmation, SiteCoordinator
 from patients.services import country_language
-from trials.models import FRESH_DAYS, OPEN_STATUSES, CoordinatorStatus, Site, Trial
 from trials.engine import update_on_commit
+from trials.models import FRESH_DAYS, OPEN_STATUSES, CoordinatorStatus, Site, Trial
 from trials.search import bump_search_generation
 
 log = logging.getLogger(__name__)

@@ -238,6 +238,18 @@ def _write_meta(path: Path, meta: dict) -> None:
     os.replace(tmp, _meta_path(path))
 
 
+def generation() -> str | None:
+    """Which state of the index searches read: its generation and last commit. Part of every
+    cached search's key, so that a reindexed trial is never answered from an older cache."""
+    path = _current_dir()
+    if path is None:
+        return None
+    try:
+        return f"{path.name}:{(path / 'meta.json').stat().st_mtime_ns}"
+    except OSError:
+        return None
+
+
 def _open(path: Path) -> tantivy.Index:
     index = tantivy.Index.open(str(path))
     index.register_tokenizer("pg", ANALYZER)
@@ -740,11 +752,10 @@ def _cell_distances(lat0, lon0, bounds) -> tuple[float, float]:
     corners = [(a, b) for a in (lat_lo, lat_hi) for b in (lon_lo, lon_hi)]
     far = max(distance_km(lat0, lon0, a, b) for a, b in corners)
     lat = min(max(lat0, lat_lo), lat_hi)
-    dl = ((lon0 - lon_lo) % 360, (lon_hi - lon0) % 360)
-    if lon_lo <= lon0 <= lon_hi or lon_lo <= lon0 + 360 <= lon_hi or lon_lo <= lon0 - 360 <= lon_hi:
-        lon = lon0
-    else:
-        lon = lon_lo if dl[0] < dl[1] else lon_hi
+    to_lo = min((lon_lo - lon0) % 360, (lon0 - lon_lo) % 360)
+    to_hi = min((lon_hi - lon0) % 360, (lon0 - lon_hi) % 360)
+    inside = (lon0 - lon_lo) % 360 <= (lon_hi - lon_lo)
+    lon = lon0 if inside else (lon_lo if to_lo <= to_hi else lon_hi)
     near = distance_km(lat0, lon0, lat, lon)
     # A lat/lon rectangle's nearest point may sit a little off the clamped one: be generous.
     return max(0.0, near * 0.98 - 0.5), far

@@ -698,7 +698,7 @@ def _search(
     if sort == "relevance" and not compiled:
         sort = "updated"
     key_parts = (sorted(args.items()), sorted(refs))
-    index_generation = engine.read_meta().get("generation")
+    index_generation = engine.generation()
     # Built lazily: a page served from the cache opens no searcher.
     searches: list = []
 

@@ -214,7 +214,8 @@ def main(argv=None) -> int:
 
     started = time.monotonic()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"tf_bench_{args.n}"
+    # BENCH_DATABASE: another name, for several people benchmarking on one server.
+    name = os.environ.get("BENCH_DATABASE") or f"tf_bench_{args.n}"
     url = database_url(base_url, name)
     zip_path = generate(args.n, zip_path_for(args.n))
     ctx = BenchContext(

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "trials.middleware.SearchIndexUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
@@ -388,6 +389,15 @@ SECURE_PROXY_SSL_HEADER = (
 # Searches (page, API, feeds) per IP per minute: generous for people behind a hospital's NAT,
 # low enough to stop scrapers hammering the database.
 SEARCH_RATE_PER_MINUTE = envint("SEARCH_RATE_PER_MINUTE", 300, minimum=1)
+# The search index (trials.engine), derived from the database; each web host keeps its own copy.
+# One per database by default (the bench and relevance runs use databases of their own).
+SEARCH_INDEX_DIR = envstr(
+    "SEARCH_INDEX_DIR",
+    str(BASE_DIR / ".local" / "search-index" / (DATABASES["default"].get("NAME") or "default")),
+)
+# Reindex changed trials at once rather than after the transaction commits (tests, whose
+# transactions never commit).
+SEARCH_INDEX_UPDATE_IMMEDIATELY = envbool("SEARCH_INDEX_UPDATE_IMMEDIATELY", False)
 # Reverse proxies in front of the web processes whose X-Forwarded-For we trust (rate limits).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)

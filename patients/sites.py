@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from notifications.emails import queue_email
 from patients.models import SiteConfirmation, SiteCoordinator, coordinated_sites
 from patients.services import country_language
+from trials.engine import update_on_commit
 from trials.models import FRESH_DAYS, OPEN_STATUSES, CoordinatorStatus, Site, Trial
 from trials.search import bump_search_generation
 
@@ -82,6 +83,7 @@ def site_confirm(*, site: Site, user, status: str, via: str = SiteConfirmation.V
             site=locked, user=user, status=status, previous_status=previous, via=via, created_at=now
         )
         trial_refresh_confirmation(trial_id=locked.trial_id)
+        update_on_commit([locked.trial_id])  # "near" and the freshness rank read the index
         transaction.on_commit(bump_search_generation)
     log.info("site %s: %s, confirmed by user %s via %s", locked.pk, status, user.pk, via)
     return locked

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, connection, reset_queries, transaction
@@ -70,6 +70,8 @@ class ImportStats:
     # Records older than the copy already imported (an old file re-imported, a sync that
     # overlaps): kept out, counted as unchanged, each reported through Importer.on_note.
     older: int = 0
+    # Created or changed trials, for the search index (updated in the same run: after_import).
+    changed_ids: list[int] = field(default_factory=list, repr=False)
 
     @property
     def seen(self) -> int:
@@ -197,6 +199,8 @@ class Importer:
             self.stats.updated += len(updated_ids)
             for label, note in notes:
                 self.on_note(label, note)
+            self.stats.changed_ids.extend(created_ids)
+            self.stats.changed_ids.extend(updated_ids)
 
     def _create(self, new: list[tuple[dict, ParsedStudy]], now) -> list[int]:
         """New trials with COPY, ids drawn from the sequences first so that sites, contacts and
@@ -621,6 +625,22 @@ class import_lock:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_ID])
 
 
+def index_changed_trials(trial_ids: list[int]) -> None:
+    """The search index follows the import in the same run: the changed trials, or the whole
+    index rebuilt when most of it changed (a bulk load). A failure is logged; /healthz then
+    reports the index behind the database until `manage.py search_index sync` catches up."""
+    from trials import engine
+
+    try:
+        documents = engine.read_meta().get("documents") or 0
+        if not engine.read_meta() or len(trial_ids) > max(20_000, documents // 5):
+            engine.rebuild()
+        else:
+            engine.update(trial_ids)
+    except Exception:
+        log.exception("search index not updated after the import (%s trials)", len(trial_ids))
+
+
 def after_import(stats: ImportStats) -> None:
     """Work that follows every import that created or changed trials."""
     if not (stats.created or stats.updated):
@@ -635,6 +655,7 @@ def after_import(stats: ImportStats) -> None:
             cursor.execute("ANALYZE trials_trial, trials_site, trials_trialversion")
     refresh_postal_codes()
     refresh_search_terms()
+    index_changed_trials(stats.changed_ids)
     bump_search_generation()
     trials_imported.send(sender=Importer, stats=stats)  # alerts match them (notifications)
     log.info("after-import work took %.1f s", time.monotonic() - started)

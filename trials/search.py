@@ -14,6 +14,7 @@ query parameters, the alerts run it with the values read from saved-search colum
 import contextlib
 import datetime
 import hashlib
+import logging
 import math
 import re
 import unicodedata
@@ -31,6 +32,7 @@ from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
 from trials.query import FIELDS, LANGUAGES, Clause, Understood, snippet, understand
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 500  # longer queries are cut: no patient types more, and tsquery cost grows
 RADII_KM = (10, 25, 50, 100, 250)
@@ -424,6 +426,9 @@ class CompiledQuery:
     nct_ids: list[str] = field(default_factory=list)  # trials named: they match and come first
     rank_tsquery: str = ""  # what ranks: the match and the optional clauses
     understood: Understood | None = None
+    # For the search index (trials.engine): each clause with its fields as weight labels
+    # ("" = all) and its phrases as (phraseto_tsquery text, boost).
+    clause_phrases: list = field(default_factory=list)
 
 
 def _weights(fields: tuple[str, ...]) -> str:
@@ -456,10 +461,12 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         )
         compiled_phrases = cursor.fetchone()[0] if phrases else []
     by_clause: dict[int, list[str]] = {}
-    for (clause, _phrase), text in zip(phrases, compiled_phrases, strict=True):
+    engine_phrases: dict[int, tuple] = {}
+    for (clause, phrase), text in zip(phrases, compiled_phrases, strict=True):
         if not text:
             continue  # only stopwords
         weights = _weights(clause.fields)
+        engine_phrases.setdefault(id(clause), (clause, weights, []))[2].append((text, phrase.boost))
         if weights:
             text = _LEXEME_RE.sub(rf"\g<0>:{weights}", text)  # weights are letters A-D
         group = by_clause.setdefault(id(clause), [])
@@ -483,6 +490,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         nct_ids=list(understood.nct_ids),
         rank_tsquery=" | ".join(ranked) if ranked else "",
         understood=understood,
+        clause_phrases=list(engine_phrases.values()),
     )
 
 
@@ -657,6 +665,25 @@ def search_trials(
     return result
 
 
+def engine_filters(params: SearchParams):
+    """The page's filters, as the search index takes them."""
+    from trials import engine
+
+    point = (params.point.latitude, params.point.longitude) if params.point else None
+    return engine.Filters(
+        statuses=tuple(params.statuses),
+        phases=tuple(params.phases),
+        study_types=tuple(params.study_types),
+        sex=params.sex,
+        healthy_volunteers=params.healthy_volunteers,
+        countries=tuple(params.countries),
+        conditions=tuple(params.conditions),
+        age_days=years_to_days(params.age) if params.age is not None else None,
+        point=point,
+        radius_km=float(params.radius_km) if point and params.radius_km else None,
+    )
+
+
 def _search(
     params: SearchParams,
     compiled: CompiledQuery | None,
@@ -665,15 +692,26 @@ def _search(
     page_size: int,
     with_facets: bool,
 ) -> SearchResult:
+    from trials import engine
+
     refs, args = filter_parts(params, compiled)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
         sort = "updated"
     key_parts = (sorted(args.items()), sorted(refs))
-    key = search_cache_key("counts", key_parts, with_facets)
+    index_generation = engine.generation()
+    # Built lazily: a page served from the cache opens no searcher.
+    searches: list = []
+
+    def index_search() -> "engine.Search":
+        if not searches:
+            searches.append(engine.Search(compiled, engine_filters(params)))
+        return searches[0]
+
+    key = search_cache_key("counts", key_parts, with_facets, index_generation)
     counts = cache.get(key) if key else None
     if counts is None:
-        counts = _count_and_facet_counts(refs, args, with_facets)
+        counts = index_search().count_and_facets(with_facets)
         if key:
             cache.set(key, counts, CACHE_SECONDS)
     count = counts["count"]
@@ -681,16 +719,19 @@ def _search(
     num_pages = max(1, math.ceil(count / page_size))
     page = min(max(page, 1), num_pages)
     offset = (page - 1) * page_size
-    if offset + page_size <= CACHED_RANKS:
-        key = search_cache_key("ranks", key_parts, sort)
+    fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
+    if not count:
+        rows = []
+    elif offset + page_size <= CACHED_RANKS:
+        key = search_cache_key("ranks", key_parts, sort, index_generation)
         ranked = cache.get(key) if key else None
         if ranked is None:
-            ranked = _ranked_ids(refs, args, sort, params, compiled, CACHED_RANKS, 0)
+            ranked = index_search().ranked(sort, CACHED_RANKS, 0, fresh_since)
             if key:
                 cache.set(key, ranked, CACHE_SECONDS)
         rows = ranked[offset : offset + page_size]
     else:
-        rows = _ranked_ids(refs, args, sort, params, compiled, page_size, offset)
+        rows = index_search().ranked(sort, page_size, offset, fresh_since)
 
     hits = _hydrate(rows, params, compiled)
     facets = _facet_options(params, counts["facets"]) if with_facets else {}
@@ -767,6 +808,10 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
     trials = Trial.objects.defer("search_vector", "rank_vector").in_bulk(ids)
     understood = compiled.understood if compiled else None
     nearest = nearest_sites(ids, params.point)
+    missing = [trial_id for trial_id, _rank in rows if trial_id not in trials]
+    if missing:
+        # Deleted since the index was updated (its update follows the commit): not shown.
+        log.warning("search index ahead of the database: %s trials gone", len(missing))
     return [
         TrialHit(
             trial=trials[trial_id],
@@ -781,6 +826,7 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
             nearest_site=nearest.get(trial_id),
         )
         for trial_id, rank in rows
+        if trial_id in trials
     ]
 
 

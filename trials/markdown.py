@@ -60,6 +60,7 @@ def _as_numbers(lines: list[str], lettered: dict[int, str]) -> str:
     for index, line in enumerate(lines):
         if index in lettered:
             match = _LETTER_RE.match(line)
+            assert match is not None  # `lettered` holds only the lines this pattern matched
             number = ord(match["letter"].lower()) - ord("a") + 1
             line = f"{match['indent']}{number}{match['delim']}{match['rest']}"
         out.append(line)

@@ -347,7 +347,7 @@ class Trial(models.Model):
     def __str__(self):
         return f"{self.nct_id} {self.brief_title[:60]}"
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         from django.urls import reverse
 
         return reverse("trials:detail", args=[self.nct_id])
@@ -373,7 +373,7 @@ class Trial(models.Model):
     def taking_part(self) -> list[tuple[str, str]]:
         """(label, text) of each filled "what taking part involves" field, in page order."""
         return [
-            (str(self._meta.get_field(name).verbose_name), getattr(self, name))
+            (field_label(self, name), getattr(self, name))
             for name in TAKING_PART_FIELDS
             if getattr(self, name).strip()
         ]
@@ -407,9 +407,19 @@ TRIAL_PORTAL_FIELDS = (
 )
 
 
+def field_label(model: models.Model | type[models.Model], name: str) -> str:
+    """The verbose name of a concrete field (get_field may also return a relation)."""
+    field = model._meta.get_field(name)
+    return str(getattr(field, "verbose_name", name))
+
+
 class Site(models.Model):
     """A study location. Kept when it leaves the registry record (removed_at) because inquiries
     and coordinators point at it."""
+
+    # Set on the instances the trial page shows (trials.views._detail_data), never stored.
+    distance_km: float | None
+    contact_count: int
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="sites")
     # Stable identity across imports: facility, city, state, zip, country (+ a counter for

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
@@ -22,7 +22,6 @@ from django.views.decorators.http import require_safe
 from config import ratelimit
 from trials import geo
 from trials.changes import describe, field_labels, registry_updates
-from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
 from trials.query import understand
@@ -69,10 +68,10 @@ def search(request):
         "page_ttl": SEARCH_PAGE_SECONDS,
     }
     # htmx swaps only the results; a history restore (the back button) needs the whole page.
-    partial = request.headers.get("HX-Request") == "true" and not request.headers.get(
+    htmx_swap = request.headers.get("HX-Request") == "true" and not request.headers.get(
         "HX-History-Restore-Request"
     )
-    if partial:
+    if htmx_swap:
         response = render(request, "trials/_search_region.html", {**ctx, "htmx": True})
     elif ctx["page_key"] and _same_page_for_everyone(request, query_string_in_key=True):
         response = _shared_page(request, f"search_html:{ctx['page_key']}", SEARCH_PAGE_SECONDS,
@@ -169,13 +168,10 @@ def _widen_links(params, result) -> list[dict]:
 
 @require_safe
 def detail(request, nct_id):
-    nct_id = nct_id.upper()
-    if not NCT_RE.match(nct_id):
-        raise Http404("not an NCT number")
     # The vectors are the largest columns and the page shows neither.
-    trial = get_object_or_404(Trial.objects.defer("search_vector", "rank_vector"), nct_id=nct_id)
+    trial = Trial.objects.defer("search_vector", "rank_vector").get_by_nct_or_404(nct_id)
     near = request.GET.get("near", "")[:200]
-    point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
+    point = geo.place(near)
 
     # Everything but the notes panel (and base.html's per-visitor parts) is cached; the lists
     # below are only read when the cache misses.
@@ -272,7 +268,7 @@ def _detail_data(trial: Trial, point) -> dict:
     for site in sites:
         site.distance_km = (
             geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude)
-            if point and site.latitude is not None
+            if point and site.latitude is not None and site.longitude is not None
             else None
         )
     open_sites = [s for s in sites if s.is_recruiting]
@@ -290,7 +286,8 @@ def _detail_data(trial: Trial, point) -> dict:
 
     # Contact details are never printed: the page only says which channels exist (masked),
     # so the values themselves never reach the template.
-    central_contacts, site_channels = [], {}
+    central_contacts: list[dict[str, bool]] = []
+    site_channels: dict[int, dict] = {}
     for site_id, phone, email in Contact.objects.filter(trial=trial).values_list(
         "site_id", "phone", "email"
     ):
@@ -303,8 +300,8 @@ def _detail_data(trial: Trial, point) -> dict:
             known["phone"] |= channels["phone"]
             known["email"] |= channels["email"]
     for site in sites:
-        site.contact = site_channels.get(site.id)
-        site.contact_count = site.contact["count"] if site.contact else 0
+        site.contact = site_channels.get(site.id)  # type: ignore[attr-defined]
+        site.contact_count = site.contact["count"] if site.contact else 0  # type: ignore[attr-defined]
 
     versions = list(trial.versions.defer("record").order_by("-number"))
     history = [

@@ -1,6 +1,7 @@
 """Template helpers for trial pages."""
 
 import re
+from typing import Any
 
 from django import template
 from django.http import QueryDict
@@ -9,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from trials import markdown
 from trials.countries import country_name
+from trials.query import highlight
 
 register = template.Library()
 
@@ -32,6 +34,15 @@ def criterion(text: str) -> str:
 
 
 @register.filter
+def matched(text, understood) -> str:
+    """`text` (or a list, joined by commas) escaped, with the words that made the result match
+    marked (<mark>). Before any truncation: use truncatechars_html after it."""
+    if isinstance(text, list | tuple):
+        text = ", ".join(str(item) for item in text)
+    return highlight(str(text or ""), understood or None)
+
+
+@register.filter
 def country(code: str) -> str:
     return country_name(code)
 
@@ -46,11 +57,11 @@ def distance(km) -> str:
 
 
 @register.simple_tag
-def query_with(params: QueryDict | list, **changes) -> str:
+def query_with(params: QueryDict | list, **changes: Any) -> str:
     """The current GET parameters with some replaced (pagination, "widen" links)."""
     data = QueryDict(mutable=True)
     for key, value in params.items() if isinstance(params, dict) else params:
-        data.appendlist(key, value)
+        data.appendlist(key, str(value))
     for key, value in changes.items():
         data.pop(key, None)
         if value not in (None, ""):

@@ -68,3 +68,13 @@ def test_numbered_criteria_show_their_numbers_on_the_page(client):
     assert '<span class="criteria-marker">1.</span> Residual disease' in html
     assert '<span class="criteria-marker">3.</span> LA-HNSCC that was treated' in html
     assert "\\&gt;" not in html and "\\>" not in html
+
+
+def test_emails_and_phone_numbers_in_prose_are_masked_but_drug_codes_are_not():
+    html = render(
+        "Questions? Call 1-877-CTLILLY (1-877-285-4559) or write to info@example.org.\n\n"
+        "Participants receive PF-07220060 (Cancer 1985; 55: 1468 1472)."
+    )
+    assert "285-4559" not in html and "CTLILLY" not in html and "info@example.org" not in html
+    assert "•••-•••-••••" in html and "•••••@•••••" in html
+    assert "PF-07220060" in html and "1468 1472" in html

@@ -363,7 +363,13 @@ def _render_print(request, trial: Trial, near: str, answers: list[dict]):
         "trial": trial,
         "near": near,
         "point": point,
-        "sites": recruiting_sites(trial, point)[:PRINT_SITES] if trial.is_open else [],
+        # Recruiting sites before not-yet-recruiting ones (a stable sort keeps each nearest
+        # first): the doctor should see first where the patient can go now.
+        "sites": sorted(recruiting_sites(trial, point), key=lambda s: s.status != "RECRUITING")[
+            :PRINT_SITES
+        ]
+        if trial.is_open
+        else [],
         "inclusion": inclusion,
         "exclusion": exclusion,
         "answers": answers,

@@ -4,11 +4,15 @@ when a field matches fewer records than the baseline allows."""
 
 import copy
 import json
+import os
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import DEMO_DATA
 from tests.trials.fidelity import ABSENT, DIFFER, MATCH, MISSING, Table, compare
+from trials.importer import Importer
+from trials.sources import iter_source
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +62,21 @@ def test_the_harness_flags_an_invented_value_and_a_lost_one(client):
     assert table.regressions({}) == []
     assert table.counts["last_known_status"]["page"][ABSENT] == 1
     assert not any(c[MISSING] for places in table.counts.values() for c in places.values())
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FIDELITY_HELD_OUT"),
+    reason="set FIDELITY_HELD_OUT to a folder of real API v2 records the project never saw",
+)
+def test_a_held_out_set_is_judged_the_same_way(client, capsys):
+    folder = Path(os.environ["FIDELITY_HELD_OUT"])
+    paths = sorted(folder.glob("NCT*.json"))
+    stats = Importer().run(iter_source(folder))
+    assert stats.failed == 0, stats.summary()
+    table = Table()
+    for path in paths:
+        compare(json.loads(path.read_text()), *_shown(client, path.stem), table)
+    with capsys.disabled():
+        print(f"\nFidelity of {len(paths)} held-out records from {folder}:")
+        print(table.render())
+    assert table.regressions(BASELINE) == []

@@ -689,7 +689,8 @@ def _filter_queries(f: Filters, skip: str = "") -> list[tantivy.Query]:
     if f.study_types and skip != "study_types":
         queries.append(_terms("type", f.study_types))
     if f.sex and skip != "sex":
-        queries.append(_terms("sex", ["ALL", f.sex]))
+        # As trials.search: a record that states no sex ("") restricts nobody we know of.
+        queries.append(_terms("sex", ["ALL", "", f.sex]))
     if f.healthy_volunteers and skip != "healthy_volunteers":
         queries.append(_terms("healthy", ["true"]))
     if f.countries and skip != "countries":

@@ -236,6 +236,9 @@ DETAIL_DATA = (
     "registry_updates",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
+# Part of every trial page's cache key: change it when the page shows new things (a deploy
+# would otherwise serve day-old pages without them).
+PAGE_LAYOUT = "fidelity-1"
 
 
 def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
@@ -260,7 +263,8 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     for field in Trial._meta.concrete_fields:
         if field.name not in ("search_vector", "rank_vector"):
             row.update(repr(getattr(trial, field.attname)).encode())
-    return f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}", PAGE_CACHE_SECONDS
+    key = f"{PAGE_LAYOUT}:{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}"
+    return key, PAGE_CACHE_SECONDS
 
 
 def _detail_data(trial: Trial, point) -> dict:

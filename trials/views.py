@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import read_connection, replica_reads
 from trials import geo
 from trials.changes import describe, field_labels
 from trials.ctgov import NCT_RE
@@ -37,6 +37,7 @@ from trials.search import (
 
 
 @require_safe
+@replica_reads
 def search(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -168,6 +169,7 @@ def _widen_links(params, result) -> list[dict]:
 
 
 @require_safe
+@replica_reads
 def detail(request, nct_id):
     nct_id = nct_id.upper()
     if not NCT_RE.match(nct_id):
@@ -248,7 +250,7 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     sites, which of their confirmations are still fresh (FRESH_DAYS), and the language.
     """
     fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT md5(string_agg(s.id || ':' || s.coordinator_status || ':'
                                      || coalesce(s.status_confirmed_at::text, ''), ','

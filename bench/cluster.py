@@ -219,7 +219,15 @@ class PgBouncer:
     """Debian's PgBouncer in transaction pooling: `<name>` reaches the primary,
     `<name>_replica` the replica (of the same PostgreSQL cluster), `*` any other database."""
 
-    def __init__(self, directory: Path, port: int, primary_port: int, replica_port: int | None):
+    def __init__(
+        self,
+        directory: Path,
+        port: int,
+        primary_port: int,
+        replica_port: int | None,
+        *,
+        host: str = "127.0.0.1",
+    ):
         self.binary = pgbouncer_bin()
         if self.binary is None:
             raise RuntimeError("pgbouncer is not installed (apt-get install pgbouncer)")
@@ -227,10 +235,10 @@ class PgBouncer:
         self.port = port
         directory.mkdir(parents=True, exist_ok=True)
         _chown(directory)
-        databases = [f"* = host=127.0.0.1 port={primary_port}"]
+        databases = [f"* = host={host} port={primary_port}"]
         if replica_port:
             databases.insert(
-                0, f"{DATABASE}_replica = host=127.0.0.1 port={replica_port} dbname={DATABASE}"
+                0, f"{DATABASE}_replica = host={host} port={replica_port} dbname={DATABASE}"
             )
         (directory / "userlist.txt").write_text('"postgres" ""\n')
         self.ini = directory / "pgbouncer.ini"

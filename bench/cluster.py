@@ -257,6 +257,11 @@ class PgBouncer:
                     "max_client_conn = 1000",
                     "default_pool_size = 20",
                     "reserve_pool_size = 5",
+                    # A server that is down answers an error within seconds, not minutes: the
+                    # portal then skips the replica (config/db.py).
+                    "server_connect_timeout = 3",
+                    "server_login_retry = 1",
+                    "query_wait_timeout = 10",
                     # psycopg sends it; PgBouncer passes only parameters it tracks.
                     "ignore_startup_parameters = extra_float_digits",
                     f"logfile = {directory / 'pgbouncer.log'}",
@@ -332,6 +337,8 @@ class Cluster:
         durable: bool = True,
         directory: Path | None = None,
         max_lag: int = 10,
+        extra_env: dict | None = None,
+        prepare=prepare_database,
     ):
         self.port = port
         self.web_ports = [port + 10 + i for i in range(web_processes)]
@@ -347,6 +354,8 @@ class Cluster:
             "web_workers": web_workers, "replica": replica, "pooler": pooler,
             "workers": workers, "beats": beats, "max_lag": max_lag,
         }  # fmt: skip
+        self.extra_env = extra_env or {}
+        self.prepare = prepare
         self.env: dict = {}
         self.trials: list[str] = []
 
@@ -386,12 +395,13 @@ class Cluster:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             **db_env,
         )
+        self.env.update(self.extra_env)
         # Migrations and the demo trials straight to the primary, as a deployment's release
         # step would (and the import's advisory lock needs a session).
         setup_env = {**self.env, "DATABASE_URL": self.pg.url(), "DATABASE_POOLER": "none"}
         setup_env.pop("DATABASE_REPLICA_URL", None)
         say("cluster: migrate, demo trials, static files")
-        self.trials = prepare_database(setup_env, self.directory)
+        self.trials = self.prepare(setup_env, self.directory)
         self.pg.caught_up()
         for i, web_port in enumerate(self.web_ports):
             self.procs.append(
@@ -428,9 +438,12 @@ class Cluster:
             self.stop()
             raise
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop()
-        self.remove()
+        if exc_type is None:
+            self.remove()
+        else:
+            say(f"cluster: logs kept in {self.directory}")
 
 
 def main() -> int:

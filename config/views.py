@@ -12,6 +12,7 @@ from django.views.defaults import server_error as django_server_error
 from redis.exceptions import RedisError
 
 from config import outage
+from config.db import replica_configured, replica_health
 from config.privacy import private
 from config.redis import get_redis
 
@@ -49,6 +50,11 @@ def healthz(request):
             replies = app.control.ping(timeout=1.0)
             checks["worker"] = f"ok ({len(replies)} answered)" if replies else "no worker answered"
             healthy = healthy and bool(replies)
+
+    if replica_configured():
+        # Reported, never failed: a replica down or behind is skipped and reads go to the
+        # primary (config/db.py). Checked now, not from this process's last check.
+        checks["replica"] = replica_health(force=True)[1]
 
     if checks["database"] == "ok":
         # What the apps report about themselves (trials: the registry sync): an app's

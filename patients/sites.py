@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
+from config.db import wait_for_replica
 from notifications.emails import queue_email
 from patients.models import SiteConfirmation, SiteCoordinator, coordinated_sites
 from patients.services import country_language
@@ -84,9 +85,16 @@ def site_confirm(*, site: Site, user, status: str, via: str = SiteConfirmation.V
         )
         trial_refresh_confirmation(trial_id=locked.trial_id)
         update_on_commit([locked.trial_id])  # "near" and the freshness rank read the index
-        transaction.on_commit(bump_search_generation)
+        transaction.on_commit(_bump_when_replicated)
     log.info("site %s: %s, confirmed by user %s via %s", locked.pk, status, user.pk, via)
     return locked
+
+
+def _bump_when_replicated() -> None:
+    # Searches read from the replica: bump once it has the change, or a search run in between
+    # would cache the old site status under the new generation.
+    wait_for_replica()
+    bump_search_generation()
 
 
 def trial_refresh_confirmation(*, trial_id: int) -> None:

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import replica_reads
 from trials import geo
 from trials.changes import field_labels, registry_updates
 from trials.ctgov import NCT_RE
@@ -41,6 +42,7 @@ def _site(site: dict | None) -> dict | None:
 
 @csrf_exempt  # read-only and cookie-less: other methods get 405, not a CSRF 403
 @require_safe
+@replica_reads
 def trial_list(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -111,6 +113,7 @@ def trial_list(request):
 
 @csrf_exempt
 @require_safe
+@replica_reads
 def trial_detail(request, nct_id):
     nct_id = nct_id.upper()
     if not NCT_RE.match(nct_id):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from config.db import read_connection
+
 EARTH_RADIUS_KM = 6371.0088
 _LATIN_RE = re.compile(r"^[A-Za-z\u00C0-\u024F\s'\u2019\-.(),]+$")
 _SPACES_RE = re.compile(r"\s+")
@@ -82,7 +84,7 @@ def resolve(text: str) -> Point | None:
     key = normalise(name)
     if not key:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """
             SELECT p.name, p.country_code, p.latitude, p.longitude
@@ -116,7 +118,7 @@ def suggest(text: str) -> str | None:
     key = normalise((text or "").partition(",")[0])[:100]
     if len(key) < 3:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """
             SELECT p.name, similarity(n.key, %s) AS score

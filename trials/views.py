@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import read_connection, replica_reads
 from trials import geo
 from trials.changes import describe, field_labels, registry_updates
 from trials.eligibility import split_eligibility
@@ -36,6 +36,7 @@ from trials.search import (
 
 
 @require_safe
+@replica_reads
 def search(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -167,6 +168,7 @@ def _widen_links(params, result) -> list[dict]:
 
 
 @require_safe
+@replica_reads
 def detail(request, nct_id):
     # The vectors are the largest columns and the page shows neither.
     trial = Trial.objects.defer("search_vector", "rank_vector").get_by_nct_or_404(nct_id)
@@ -246,7 +248,7 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     sites, which of their confirmations are still fresh (FRESH_DAYS), and the language.
     """
     fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT md5(string_agg(s.id || ':' || s.coordinator_status || ':'
                                      || coalesce(s.status_confirmed_at::text, ''), ','

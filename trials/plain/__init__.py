@@ -557,7 +557,9 @@ def _phase_sentences(trial) -> list[Sentence]:
 
 
 def _month(value: datetime.date) -> str:
-    return date_filter(value, "YEAR_MONTH_FORMAT")
+    shown = date_filter(value, "YEAR_MONTH_FORMAT")
+    # French and Italian write month names in lower case inside a sentence.
+    return shown.lower() if (get_language() or "en")[:2] in ("fr", "it") else shown
 
 
 def _dates(trial) -> list[Sentence]:

@@ -50,6 +50,7 @@ from trials import geo
 from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import CoordinatorStatus, Site, Trial
+from trials.plain import plain_read
 from trials.search import resolve_place
 
 # Enough for a family contacting a few trials; too few for a flood.
@@ -391,6 +392,7 @@ def _render_print(request, trial: Trial, near: str, answers: list[dict]):
         "answers": answers,
         "printed_on": timezone.now(),
         "trial_url": request.build_absolute_uri(trial.get_absolute_url()),
+        "plain_read": plain_read(trial),
     }
     return render(request, "trials/print.html", ctx)
 

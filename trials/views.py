@@ -25,6 +25,8 @@ from trials.changes import describe, field_labels
 from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
+from trials.plain import VERSION as PLAIN_READ_VERSION
+from trials.plain import plain_read
 from trials.query import understand
 from trials.search import (
     DEFAULT_RADIUS_KM,
@@ -236,6 +238,7 @@ DETAIL_DATA = (
     "inclusion",
     "exclusion",
     "first_version",
+    "plain_read",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
 
@@ -262,7 +265,9 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     for field in Trial._meta.concrete_fields:
         if field.name not in ("search_vector", "rank_vector"):
             row.update(repr(getattr(trial, field.attname)).encode())
-    return f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}", PAGE_CACHE_SECONDS
+    # The plain-language read is computed from the row; its wording has a version of its own.
+    key = f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}:p{PLAIN_READ_VERSION}"
+    return key, PAGE_CACHE_SECONDS
 
 
 def _detail_data(trial: Trial, point) -> dict:
@@ -315,6 +320,7 @@ def _detail_data(trial: Trial, point) -> dict:
         "inclusion": inclusion,
         "exclusion": exclusion,
         "first_version": versions[-1] if versions else None,
+        "plain_read": plain_read(trial, site_count=len(sites)),
     }
 
 

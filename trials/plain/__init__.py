@@ -19,6 +19,7 @@ Trial's portal fields) override the matching part; see `plain_read`.
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 
 from django.template.defaultfilters import date as date_filter
@@ -970,3 +971,25 @@ def _key_criteria(trial) -> list[Sentence]:
             )
         )
     return out
+
+
+_PATH_RE = re.compile(r"(\w+)|\[(\d+)\]")
+
+
+def source_value(trial, path: str):
+    """The current value of a sentence's source ("arm_groups[1].type") on `trial`; None when
+    the path leads nowhere. "sites" is the number of current sites."""
+    if path == "sites":
+        return trial.sites.filter(removed_at__isnull=True).count() if trial.pk else None
+    value = trial
+    for name, index in _PATH_RE.findall(path):
+        try:
+            if index:
+                value = value[int(index)]
+            elif isinstance(value, dict):
+                value = value.get(name)
+            else:
+                value = getattr(value, name)
+        except (IndexError, KeyError, AttributeError, TypeError):
+            return None
+    return value

@@ -458,7 +458,7 @@ def _design(trial) -> list[Sentence]:
         out.append(
             _s(
                 "design.enrollment",
-                ["enrollment_count", "enrollment_type"],
+                ["enrollment_count", *(["enrollment_type"] if trial.enrollment_type else [])],
                 template,
                 count=trial.enrollment_count,
             )
@@ -573,7 +573,12 @@ def _dates(trial) -> list[Sentence]:
             else _("It started in %(date)s.")
         )
         out.append(
-            _s("design.start", ["start_date", "start_date_type"], template, date=_month(start))
+            _s(
+                "design.start",
+                ["start_date", *(["start_date_type"] if trial.start_date_type else [])],
+                template,
+                date=_month(start),
+            )
         )
     if end:
         template = (
@@ -584,7 +589,14 @@ def _dates(trial) -> list[Sentence]:
         out.append(
             _s(
                 "design.primary_completion",
-                ["primary_completion_date", "primary_completion_date_type"],
+                [
+                    "primary_completion_date",
+                    *(
+                        ["primary_completion_date_type"]
+                        if trial.primary_completion_date_type
+                        else []
+                    ),
+                ],
                 template,
                 date=_month(end),
             )
@@ -633,7 +645,8 @@ def _lead_to(trial) -> list[Sentence]:
         and trial.primary_purpose in ("TREATMENT", "")
     ):
         names = _names(tested[:3])
-        sources = [f"interventions[{e[0]}].name" for e in tested[:3]] + ["primary_purpose"]
+        sources = [f"interventions[{e[0]}].name" for e in tested[:3]]
+        sources += ["primary_purpose"] if trial.primary_purpose else []
         if condition:
             out.append(
                 _s(
@@ -886,7 +899,7 @@ def _who(trial) -> list[Sentence]:
         out.append(
             _s(
                 "who.ages",
-                ["minimum_age", "maximum_age"],
+                [name for name in ("minimum_age", "maximum_age") if getattr(trial, name)],
                 _("Ages: %(ages)s."),
                 ages=age_range(trial),
             )

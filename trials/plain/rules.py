@@ -256,14 +256,17 @@ def criterion(text: str, *, excluded: bool) -> tuple[str, str, int, dict] | None
         match = _ECOG_RE.search(text)
         if match and not re.search(r"karnofsky", lower):
             high = int(match["high"] if match["high"] is not None else match["max"])
-            low = int(match["low"]) if match["low"] is not None else 0
             scale = "ECOG" if "ecog" in lower or "zubrod" in lower else "WHO"
-            return (
-                "performance",
-                _("Daily activity: you must be %(meaning)s (%(scale)s score %(low)d to %(high)d)."),
-                1,
-                {"meaning": _ecog_meaning(high), "scale": scale, "low": low, "high": high},
+            params = {"meaning": _ecog_meaning(high), "scale": scale, "high": high}
+            if match["low"] is None:
+                template = _(
+                    "Daily activity: you must be %(meaning)s (%(scale)s score %(high)d or less)."
+                )
+                return ("performance", template, 1, params)
+            template = _(
+                "Daily activity: you must be %(meaning)s (%(scale)s score %(low)d to %(high)d)."
             )
+            return ("performance", template, 1, {**params, "low": int(match["low"])})
         match = _LIFE_RE.search(text)
         if match:
             n, unit = int(match["n"]), match["unit"].lower().rstrip("s")

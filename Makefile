@@ -9,7 +9,7 @@ UV := .local/uv/bin/uv
 endif
 VENV_PY := .venv/bin/python
 
-.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean relevance
+.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean relevance readability
 
 run: install
 	$(VENV_PY) scripts/dev.py run
@@ -76,3 +76,7 @@ load: install
 # per language and query class, the worst queries; JSON in bench/results/relevance-*.json.
 relevance: install
 	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/relevance.py $(ARGS)
+
+# Reading grades of the demo trials: generated read (en/fr/it), staff texts, registry text.
+readability: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/readability.py $(ARGS)

@@ -37,6 +37,7 @@ from patients.models import (
 from trials import geo
 from trials.eligibility import split_eligibility
 from trials.models import CoordinatorStatus, Site, Trial
+from trials.plain import plain_read
 
 # Enough for a family contacting a few trials; too few for a flood.
 CONTACT_PER_IP = ratelimit.Limit("contact-ip", 5, 3600)
@@ -369,6 +370,7 @@ def _render_print(request, trial: Trial, near: str, answers: list[dict]):
         "answers": answers,
         "printed_on": timezone.now(),
         "trial_url": request.build_absolute_uri(trial.get_absolute_url()),
+        "plain_read": plain_read(trial),
     }
     return render(request, "trials/print.html", ctx)
 

@@ -24,6 +24,8 @@ from trials import geo
 from trials.changes import describe, field_labels, registry_updates
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
+from trials.plain import VERSION as PLAIN_READ_VERSION
+from trials.plain import plain_read
 from trials.query import understand
 from trials.search import (
     DEFAULT_RADIUS_KM,
@@ -236,6 +238,7 @@ DETAIL_DATA = (
     "exclusion",
     "first_version",
     "registry_updates",
+    "plain_read",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
 
@@ -262,7 +265,9 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     for field in Trial._meta.concrete_fields:
         if field.name not in ("search_vector", "rank_vector"):
             row.update(repr(getattr(trial, field.attname)).encode())
-    return f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}", PAGE_CACHE_SECONDS
+    # The plain-language read is computed from the row; its wording has a version of its own.
+    key = f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}:p{PLAIN_READ_VERSION}"
+    return key, PAGE_CACHE_SECONDS
 
 
 def _detail_data(trial: Trial, point) -> dict:
@@ -336,6 +341,7 @@ def _detail_data(trial: Trial, point) -> dict:
         "registry_updates": registry_updates(
             trial.first_posted, [v.last_update_posted for v in reversed(versions)]
         ),
+        "plain_read": plain_read(trial, site_count=len(sites)),
     }
 
 

@@ -204,3 +204,24 @@ def mask_contacts(text: str) -> str:
     from trials.masking import mask_free_text
 
     return mask_free_text(text)
+
+
+@register.filter
+def condition_name(term: str) -> str:
+    """A registry condition term in the page's language, where the vocabulary knows it."""
+    from django.utils.translation import get_language
+
+    from trials.vocabulary import display_name
+
+    language = (get_language() or "en")[:2]
+    return (display_name(term, language) if language != "en" else None) or term
+
+
+@register.filter
+def condition_label(term: str) -> str:
+    """The condition in the page's language with the registry's term beside it, when they
+    differ ("cancer de la tête et du cou (Head and Neck Neoplasms)")."""
+    local = condition_name(term)
+    if local == term:
+        return format_html('<span lang="en">{}</span>', term)
+    return format_html('{} <span class="registry-term" lang="en">({})</span>', local, term)

@@ -10,11 +10,11 @@ import datetime
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core import signing
 from django.http import QueryDict
 from django.urls import reverse
 
+from config.i18n import absolute_url
 from trials import geo
 from trials.models import Site, Trial
 from trials.search import (
@@ -128,8 +128,10 @@ def one_click_token(inquiry, params: SearchParams) -> str:
 
 
 def one_click_url(inquiry, params: SearchParams) -> str:
-    return settings.SITE_URL + reverse(
-        "patients:one-click-alert", args=[one_click_token(inquiry, params)]
+    return absolute_url(
+        "patients:one-click-alert",
+        one_click_token(inquiry, params),
+        language=inquiry.email_language,
     )
 
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from config.i18n import absolute_url
 from notifications.emails import queue_email
 from notifications.models import EmailStatus, OutgoingEmail
 from patients.models import (
@@ -122,7 +123,9 @@ def withdraw_token(inquiry: Inquiry) -> str:
 
 
 def withdraw_url(inquiry: Inquiry) -> str:
-    return settings.SITE_URL + reverse("patients:withdraw", args=[withdraw_token(inquiry)])
+    return absolute_url(
+        "patients:withdraw", withdraw_token(inquiry), language=inquiry.email_language
+    )
 
 
 def status_token(inquiry: Inquiry) -> str:
@@ -131,7 +134,7 @@ def status_token(inquiry: Inquiry) -> str:
 
 
 def status_url(inquiry: Inquiry) -> str:
-    return settings.SITE_URL + reverse("patients:status", args=[status_token(inquiry)])
+    return absolute_url("patients:status", status_token(inquiry), language=inquiry.email_language)
 
 
 def inquiry_from_token(token: str, *, salt: str, max_age: datetime.timedelta) -> Inquiry | None:
@@ -151,13 +154,14 @@ def _headers(language: str) -> dict:
     return {"Content-Language": language}
 
 
-def _email_context(inquiry: Inquiry, **extra) -> dict:
+def _email_context(inquiry: Inquiry, *, language: str, **extra) -> dict:
+    """Links in the recipient's `language` (the trial page; the admin has one language)."""
     return {
         "inquiry": inquiry,
         "trial": inquiry.trial,
         "site": inquiry.site,
         "admin_url": admin_url(inquiry),
-        "trial_url": settings.SITE_URL + inquiry.trial.get_absolute_url(),
+        "trial_url": absolute_url("trials:detail", inquiry.trial.nct_id, language=language),
         **extra,
     }
 
@@ -165,7 +169,11 @@ def _email_context(inquiry: Inquiry, **extra) -> dict:
 def _patient_context(inquiry: Inquiry, **extra) -> dict:
     """Every email to the patient links to their status page and to withdrawal."""
     return _email_context(
-        inquiry, status_url=status_url(inquiry), withdraw_url=withdraw_url(inquiry), **extra
+        inquiry,
+        language=inquiry.email_language,
+        status_url=status_url(inquiry),
+        withdraw_url=withdraw_url(inquiry),
+        **extra,
     )
 
 
@@ -283,7 +291,7 @@ def _inquiry_create(
         to_team = queue_email(
             "inquiry-to-site",
             to=routed_email,
-            context=_email_context(inquiry),
+            context=_email_context(inquiry, language=team_language),
             language=team_language,
             erase_key=inquiry.erase_key,
             headers=_headers(team_language),
@@ -509,7 +517,7 @@ def inquiry_withdraw(*, inquiry: Inquiry) -> bool:
             notice = queue_email(
                 "inquiry-withdrawn",
                 to=locked.routed_email,
-                context=_email_context(locked),
+                context=_email_context(locked, language=language),
                 language=language,
                 headers=_headers(language),
             )

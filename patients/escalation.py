@@ -26,8 +26,8 @@ from patients.services import (
     _patient_context,
     _record_email,
     admin_url,
-    country_language,
 )
+from patients.staff import address_language, staff_language
 from patients.stats import business_days_before
 from trials.models import Site
 
@@ -131,7 +131,6 @@ def inquiry_escalate(*, inquiry_id: int, from_level: int) -> int:
         if level == COORDINATORS_TOLD and not coordinators:
             level = TRIAGE_TOLD
 
-        team_language = country_language(inquiry.site)
         context = {
             "inquiry": inquiry,
             "trial": inquiry.trial,
@@ -142,24 +141,26 @@ def inquiry_escalate(*, inquiry_id: int, from_level: int) -> int:
         }
         if level == COORDINATORS_TOLD:
             for user in coordinators:
+                language = staff_language(user)  # theirs, not the site's country's
                 email = queue_email(
                     "inquiry-reminder",
                     to=user.email,
                     context=context,
-                    language=team_language,
+                    language=language,
                     erase_key=inquiry.erase_key,
-                    headers=_headers(team_language),
+                    headers=_headers(language),
                 )
                 _record_email(inquiry, email)
             kind = EventKind.REMINDED
         else:
+            language = address_language(settings.TRIAGE_EMAIL, settings.LANGUAGE_CODE)
             email = queue_email(
                 "inquiry-escalated",
                 to=settings.TRIAGE_EMAIL,
                 context=context,
-                language=settings.LANGUAGE_CODE,
+                language=language,
                 erase_key=inquiry.erase_key,
-                headers=_headers(settings.LANGUAGE_CODE),
+                headers=_headers(language),
             )
             _record_email(inquiry, email)
             kind = EventKind.ESCALATED

@@ -29,6 +29,7 @@ from patients.models import (
     SiteCoordinator,
     allowed_transitions,
 )
+from patients.staff import address_language
 from trials.models import Contact, ContactRole, Site, Trial
 
 log = logging.getLogger(__name__)
@@ -108,10 +109,14 @@ def country_language(site: Site) -> str:
 
 
 def site_language(inquiry: Inquiry) -> str:
-    """The language of emails to the team: the site's country's, when it is one of ours."""
+    """The language of emails to the team: a staff member's own when the address is theirs;
+    else (a study team's address from the registry, with no account) the site's country's
+    when it is one of ours; else the default."""
     if inquiry.routed_to == RoutedTo.TRIAGE:
-        return settings.LANGUAGE_CODE
-    return country_language(inquiry.site)
+        default = settings.LANGUAGE_CODE
+    else:
+        default = country_language(inquiry.site)
+    return address_language(inquiry.routed_email, default)
 
 
 # --- links ---------------------------------------------------------------------------------------

@@ -15,6 +15,14 @@ def answer_label(value: str) -> str:
 
 
 @register.filter
+def question_label(answer: dict) -> str:
+    """The question of a pre-screening answer in the language being written (an email, a page):
+    the age and sex questions are ours and translated; staff-written ones are as written."""
+    labels = {"age": _("How old are you?"), "sex": _("What is your sex?")}
+    return labels.get(answer.get("kind"), answer.get("question", ""))
+
+
+@register.filter
 def site_name(site) -> str:
     """A site as a patient or a team names it: the facility, else its town."""
     return site.facility or site.place or _("Study site")

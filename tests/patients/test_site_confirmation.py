@@ -14,7 +14,7 @@ from notifications import emails
 from notifications.models import EmailStatus, OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services, sites, tasks
-from patients.models import SiteConfirmation
+from patients.models import SiteConfirmation, StaffProfile
 from tests.conftest import SEED_DATA, coordinator
 from tests.patients.test_inquiry_services import create
 from trials.importer import Importer
@@ -64,16 +64,21 @@ def confirm_link(message) -> str:
 
 def test_the_monthly_email_asks_each_coordinator_once_per_site_per_month(fanned_out, site_a, bob):
     other = coordinator("bob2", site_a)
+    StaffProfile.objects.create(user=other, email_language="it")
     with time_machine.travel(MONDAY, tick=False):
         assert run_beat(fanned_out) == 2
         assert fanned_out == [site_a.pk]
         sent = deliver_all()
         assert {m.to[0] for m in sent} == {bob.email, other.email}
-        message = sent[0]
-        assert message.subject == (
-            "Le centre University Hospital, Strasbourg recrute-t-il toujours\u00a0?"
-        )
-        assert message.extra_headers["Content-Language"] == "fr"  # the site's country
+        by_address = {m.to[0]: m for m in sent}
+        # Each coordinator's own language, never the (French) site's country's: bob chose
+        # none (English, the default), bob2 chose Italian.
+        message = by_address[bob.email]
+        assert message.subject == "Still recruiting at University Hospital, Strasbourg?"
+        assert message.extra_headers["Content-Language"] == "en"
+        italian = by_address[other.email]
+        assert italian.extra_headers["Content-Language"] == "it"
+        assert "/it/sites/confirm/" in italian.body
         assert "/sites/confirm/" in message.body
         assert "/admin/patients/coordinatedsite/" in message.body
         # A duplicate task, and the beat again the same day, send nothing more.

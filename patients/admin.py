@@ -19,7 +19,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.defaultfilters import linebreaks_filter
@@ -181,8 +180,8 @@ class AssignForm(WorkflowForm):
         super().__init__(*args, inquiry=inquiry, **kwargs)
         self.fields["assignee"].queryset = (
             get_user_model()
-            .objects.filter(is_active=True, is_staff=True)
-            .filter(Q(coordinated_sites__site=inquiry.site) | Q(is_superuser=True))
+            # The site's own coordinators: an administrator is not one by being superuser.
+            .objects.filter(is_active=True, is_staff=True, coordinated_sites__site=inquiry.site)
             .distinct()
             .order_by("username")
         )
@@ -217,14 +216,16 @@ WORKFLOW_FORMS = {"status": StatusForm, "assign": AssignForm, "note": NoteForm, 
 
 @admin.register(Inquiry)
 class InquiryAdmin(admin.ModelAdmin):
+    # What a coordinator triages by first (who, how far along, since when, whose); the long
+    # site and trial names last, wrapping (static/css/inquiries-admin.css): readable at 1280 px.
     list_display = (
         "reference",
         "patient",
-        "trial_id_display",
-        "site",
         "status",
-        "assignee",
         "submitted",
+        "assignee",
+        "site",
+        "trial_id_display",
     )
     list_display_links = ("reference", "patient")
     list_filter = ("status", SiteFilter, TrialFilter, AgeFilter, AssigneeFilter)

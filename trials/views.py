@@ -63,6 +63,7 @@ def search(request):
         "default_radius": DEFAULT_RADIUS_KM,
         "searched": searched,
         "widen": SimpleLazyObject(lambda: _widen_links(params, result)),
+        "filter_count": _filter_count(params),
         # The page links to itself (feed, language switch) by the search it ran, not by the
         # query string it was sent: a cached page is the same for every spelling of a search.
         "canonical_query": canonical,
@@ -167,6 +168,22 @@ def _widen_links(params, result) -> list[dict]:
     if params.q and result.suggestion:
         links.insert(0, {"label": result.suggestion, "query": [*base.items()], "suggest": True})
     return links
+
+
+def _filter_count(params) -> int:
+    """How many filters the patient set (the "Filters (n)" button on phones)."""
+    return sum(
+        [
+            not params.is_default_statuses,
+            params.age is not None,
+            bool(params.sex),
+            params.healthy_volunteers,
+            len(params.phases),
+            len(params.study_types),
+            len(params.countries),
+            len(params.conditions),
+        ]
+    )
 
 
 @require_safe

@@ -11,11 +11,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import replica_reads
 from trials import geo
 from trials.changes import field_labels, registry_updates
 from trials.ctgov import NCT_RE
 from trials.masking import mask_free_text
 from trials.models import Trial
+from trials.plain import plain_read
 from trials.search import parse_params, resolve_place, search_trials
 
 API_PAGE_SIZE = 20
@@ -41,6 +43,7 @@ def _site(site: dict | None) -> dict | None:
 
 @csrf_exempt  # read-only and cookie-less: other methods get 405, not a CSRF 403
 @require_safe
+@replica_reads
 def trial_list(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -111,6 +114,7 @@ def trial_list(request):
 
 @csrf_exempt
 @require_safe
+@replica_reads
 def trial_detail(request, nct_id):
     nct_id = nct_id.upper()
     if not NCT_RE.match(nct_id):
@@ -267,6 +271,7 @@ def trial_detail(request, nct_id):
         "url": request.build_absolute_uri(trial.get_absolute_url()),
         "sites": sites,
         "versions": versions,
+        "plain_read": _plain_read(request, trial, len(sites)),
     }
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
@@ -289,6 +294,23 @@ def _outcome(outcome: dict) -> dict:
         "time_frame": outcome.get("time_frame") or None,
         "description": outcome.get("description") or None,
     }
+
+
+def _plain_read(request, trial: Trial, site_count: int) -> dict:
+    """The generated read in `?lang=` (en, fr, it), else the request's language, each sentence
+    with the fields it came from."""
+    wanted = request.GET.get("lang", "")
+    language = wanted if wanted in PLAIN_LANGUAGES else (translation.get_language() or "en")[:2]
+    read = plain_read(trial, language, site_count=site_count)
+    with translation.override(language):
+        label = translation.gettext(
+            "Our plain-language read of the registry record, made automatically. "
+            "Informational only — not medical advice."
+        )
+    return {"label": label, **read.as_dict()}
+
+
+PLAIN_LANGUAGES = ("en", "fr", "it")
 
 
 # The OpenAPI 3.1 document, kept as JSON beside this module; tests check every answer of the

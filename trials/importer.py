@@ -24,6 +24,7 @@ from django.db.models import JSONField
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from config.db import direct_connection, wait_for_replica
 from trials.ctgov import ParsedStudy, RecordError, changed_paths, parse_study, patient_changes
 from trials.geo import locate_cities, refresh_postal_codes
 from trials.models import TRIAL_PORTAL_FIELDS, Contact, Site, Trial, TrialVersion
@@ -609,18 +610,32 @@ class import_lock:
 
     def __init__(self, *, wait: bool = True):
         self.wait = wait
+        self.direct = None
+
+    def _cursor(self):
+        # A session-level lock needs a real session: under PgBouncer a connection of its own.
+        return self.direct.cursor() if self.direct else connection.cursor()
 
     def __enter__(self):
-        with connection.cursor() as cursor:
-            if self.wait:
-                cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_ID])
-            else:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK_ID])
-                if not cursor.fetchone()[0]:
-                    raise ImportLocked("another import is running")
+        self.direct = direct_connection()
+        try:
+            with self._cursor() as cursor:
+                if self.wait:
+                    cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_ID])
+                else:
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK_ID])
+                    if not cursor.fetchone()[0]:
+                        raise ImportLocked("another import is running")
+        except BaseException:
+            if self.direct:
+                self.direct.close()
+            raise
         return self
 
     def __exit__(self, *exc):
+        if self.direct:
+            self.direct.close()  # ends the session, and the lock with it
+            return
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_ID])
 
@@ -656,6 +671,9 @@ def after_import(stats: ImportStats) -> None:
     refresh_postal_codes()
     refresh_search_terms()
     index_changed_trials(stats.changed_ids)
+    # Not before the read replica has this import: searches it answers would be cached, stale,
+    # under the new generation.
+    wait_for_replica()
     bump_search_generation()
     trials_imported.send(sender=Importer, stats=stats)  # alerts match them (notifications)
     log.info("after-import work took %.1f s", time.monotonic() - started)

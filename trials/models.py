@@ -358,6 +358,16 @@ class Trial(models.Model):
         return self.plain_title or self.brief_title
 
     @property
+    def repeats_summary(self) -> bool:
+        """The staff summary is the registry's summary again: show it once (the seed page
+        showed the same text as "Summary" and as "Overview")."""
+
+        def norm(text: str) -> str:
+            return " ".join(text.split()).casefold()
+
+        return bool(self.plain_summary) and norm(self.plain_summary) == norm(self.brief_summary)
+
+    @property
     def phase_labels(self) -> list[str]:
         return [str(Phase(p).label) if p in Phase.values else p for p in self.phases]
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from config.db import read_alias, read_connection
 from trials import geo
 from trials.countries import country_name
 from trials.ctgov import years_to_days
@@ -451,7 +452,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
     phrases = [(c, p) for c in understood.clauses for p in c.phrases]
     if not phrases and not understood.nct_ids:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT ARRAY(SELECT CASE WHEN s > 0 THEN plainto_tsquery('english', p)::text
                                         ELSE phraseto_tsquery('english', p)::text END
@@ -763,10 +764,11 @@ def _matching_cursor(text_search: bool):
     enough work_mem for the bitmap to stay exact (a lossy one rechecks, i.e. reads, vectors).
     """
     if not text_search:
-        with connection.cursor() as cursor:
+        with read_connection().cursor() as cursor:
             yield cursor
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    alias = read_alias()
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         # SET LOCAL, in one statement: both end with the transaction.
         cursor.execute(
             "SELECT set_config('work_mem', '64MB', true), set_config('enable_seqscan', 'off', true)"
@@ -842,7 +844,7 @@ def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, di
     else:
         order = "s.position ASC"
         select_distance = "NULL"
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"""SELECT DISTINCT ON (s.trial_id) s.trial_id, s.id, s.facility, s.city, s.state,
                        s.country, s.country_code, s.status, {select_distance}
@@ -1031,7 +1033,7 @@ def suggest_query(q: str) -> str | None:
     words = list(dict.fromkeys(w.lower() for w in _WORD_RE.findall(fold(q))))[:8]
     if not words:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT term FROM trials_searchterm WHERE term = ANY(%s)",
             [words],

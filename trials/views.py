@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -20,10 +19,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import read_connection, replica_reads
 from trials import geo
 from trials.changes import describe, field_labels, registry_updates
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
+from trials.plain import VERSION as PLAIN_READ_VERSION
+from trials.plain import plain_read
 from trials.query import understand
 from trials.search import (
     DEFAULT_RADIUS_KM,
@@ -36,6 +38,7 @@ from trials.search import (
 
 
 @require_safe
+@replica_reads
 def search(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -60,6 +63,7 @@ def search(request):
         "default_radius": DEFAULT_RADIUS_KM,
         "searched": searched,
         "widen": SimpleLazyObject(lambda: _widen_links(params, result)),
+        "filter_count": _filter_count(params),
         # The page links to itself (feed, language switch) by the search it ran, not by the
         # query string it was sent: a cached page is the same for every spelling of a search.
         "canonical_query": canonical,
@@ -166,7 +170,24 @@ def _widen_links(params, result) -> list[dict]:
     return links
 
 
+def _filter_count(params) -> int:
+    """How many filters the patient set (the "Filters (n)" button on phones)."""
+    return sum(
+        [
+            not params.is_default_statuses,
+            params.age is not None,
+            bool(params.sex),
+            params.healthy_volunteers,
+            len(params.phases),
+            len(params.study_types),
+            len(params.countries),
+            len(params.conditions),
+        ]
+    )
+
+
 @require_safe
+@replica_reads
 def detail(request, nct_id):
     # The vectors are the largest columns and the page shows neither.
     trial = Trial.objects.defer("search_vector", "rank_vector").get_by_nct_or_404(nct_id)
@@ -234,6 +255,7 @@ DETAIL_DATA = (
     "exclusion",
     "first_version",
     "registry_updates",
+    "plain_read",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
 # Part of every trial page's cache key: change it when the page shows new things (a deploy
@@ -249,7 +271,7 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     sites, which of their confirmations are still fresh (FRESH_DAYS), and the language.
     """
     fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT md5(string_agg(s.id || ':' || s.coordinator_status || ':'
                                      || coalesce(s.status_confirmed_at::text, ''), ','
@@ -263,7 +285,11 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     for field in Trial._meta.concrete_fields:
         if field.name not in ("search_vector", "rank_vector"):
             row.update(repr(getattr(trial, field.attname)).encode())
-    key = f"{PAGE_LAYOUT}:{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}"
+    # The plain-language read is computed from the row; its wording has a version of its own.
+    key = (
+        f"{PAGE_LAYOUT}:{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}"
+        f":p{PLAIN_READ_VERSION}"
+    )
     return key, PAGE_CACHE_SECONDS
 
 
@@ -338,6 +364,7 @@ def _detail_data(trial: Trial, point) -> dict:
         "registry_updates": registry_updates(
             trial.first_posted, [v.last_update_posted for v in reversed(versions)]
         ),
+        "plain_read": plain_read(trial, site_count=len(sites)),
     }
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from trials import markdown
 from trials.countries import country_name
+from trials.geo import describe_distance
 from trials.query import highlight
 
 register = template.Library()
@@ -48,12 +49,10 @@ def country(code: str) -> str:
 
 
 @register.filter
-def distance(km) -> str:
-    if km is None:
-        return ""
-    if km < 1:
-        return _("less than 1 km")
-    return _("%(km)s km") % {"km": f"{km:.0f}"}
+def distance(km, city: str = "") -> str:
+    """A distance no more precise than the data: the registry places a site at the centre of its
+    city, so a few km mean "in the same city" and the rest is rounded ("about 10 km")."""
+    return describe_distance(km, city)
 
 
 @register.simple_tag
@@ -204,3 +203,24 @@ def mask_contacts(text: str) -> str:
     from trials.masking import mask_free_text
 
     return mask_free_text(text)
+
+
+@register.filter
+def condition_name(term: str) -> str:
+    """A registry condition term in the page's language, where the vocabulary knows it."""
+    from django.utils.translation import get_language
+
+    from trials.vocabulary import display_name
+
+    language = (get_language() or "en")[:2]
+    return (display_name(term, language) if language != "en" else None) or term
+
+
+@register.filter
+def condition_label(term: str) -> str:
+    """The condition in the page's language with the registry's term beside it, when they
+    differ ("cancer de la tête et du cou (Head and Neck Neoplasms)")."""
+    local = condition_name(term)
+    if local == term:
+        return format_html('<span lang="en">{}</span>', term)
+    return format_html('{} <span class="registry-term" lang="en">({})</span>', local, term)

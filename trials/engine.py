@@ -30,6 +30,7 @@ distances are computed only for the trials a page ranks.
 
 import contextlib
 import datetime
+import functools
 import json
 import logging
 import math
@@ -762,7 +763,14 @@ def _cell_distances(lat0, lon0, bounds) -> tuple[float, float]:
 
 
 def covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[str]]:
-    """Cells wholly inside the circle (and inside the SQL bounding box), and border cells."""
+    """Cells wholly inside the circle (and inside the SQL bounding box), and border cells.
+    Kept per process: it depends on the place only, never on the data, and patients search
+    near the same few hundred places."""
+    return _covering(round(lat0, 5), round(lon0, 5), float(radius))
+
+
+@functools.lru_cache(maxsize=512)
+def _covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[str]]:
     inner, border = [], []
     dlat = radius / 111.0
     span = 180.0 if abs(lat0) > 80 else radius / (111.32 * max(math.cos(math.radians(lat0)), 0.01))

@@ -100,41 +100,46 @@ ANALYZER = (
 
 def weighted_texts(vector: str) -> dict[str, str]:
     """A tsvector's text → one text per weight field, each lexeme at its position (relative
-    to the field's first), FILLER where PostgreSQL left a stopword's position empty."""
-    by_weight: dict[str, dict[int, str]] = {"A": {}, "B": {}, "C": {}, "D": {}}
+    to the field's first), FILLER where PostgreSQL left a stopword's position empty.
+    (The hot loop of a rebuild: one pass per position, kept plain.)"""
+    lists: dict[str, list] = {"A": [], "B": [], "C": [], "D": []}
+    d = lists["D"]
     for lexeme, positions in _TSV_RE.findall(vector or ""):
-        lexeme = lexeme.replace("''", "'")
-        if " " in lexeme or not lexeme:
+        if not positions or " " in lexeme:
             continue
+        if "''" in lexeme:
+            lexeme = lexeme.replace("''", "'")
         for entry in positions.split(","):
-            if not entry:
-                continue
-            weight = entry[-1] if entry[-1] in "ABCD" else "D"
-            pos = int(entry.rstrip("ABCD"))
-            slot = by_weight[weight]
-            while pos in slot:  # positions clamped at 16383 in long texts
-                pos += 1
-            slot[pos] = lexeme
+            last = entry[-1]
+            if last > "9":  # a weight letter; none is D
+                lists[last].append((int(entry[:-1]), lexeme))
+            else:
+                d.append((int(entry), lexeme))
     texts = {}
-    for weight, slot in by_weight.items():
-        if not slot:
+    for weight, items in lists.items():
+        if not items:
             continue
-        out, previous = [], None
-        for pos in sorted(slot):
-            if previous is not None and pos - previous > 1:
-                out.extend([FILLER] * min(pos - previous - 1, 8))
-            out.append(slot[pos])
+        items.sort()
+        out = []
+        previous = items[0][0]
+        for pos, lexeme in items:
+            if pos - previous > 1:
+                out.append(_FILLERS[min(pos - previous - 1, 8)])
+            out.append(lexeme)
             previous = pos
         texts[WEIGHT_FIELDS[weight]] = " ".join(out)
     return texts
 
 
+_FILLERS = [" ".join([FILLER] * n) for n in range(9)]
+_GRID = [(level, size, round(360 / size)) for level, size in enumerate(GEO_LEVELS)]
+
+
 def geo_cells(lat: float, lon: float) -> list[str]:
-    cells = []
-    for level, size in enumerate(GEO_LEVELS):
-        row, column = math.floor((lat + 90) / size), math.floor((lon + 180) / size)
-        cells.append(f"{level}:{row}:{column % round(360 / size)}")
-    return cells
+    lat, lon = lat + 90, lon + 180
+    return [
+        f"{level}:{int(lat // size)}:{int(lon // size) % columns}" for level, size, columns in _GRID
+    ]
 
 
 def _days(value) -> int:

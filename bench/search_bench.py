@@ -307,7 +307,7 @@ def sql_load(database_url: str, workload: list[list[tuple[str, object]]], reques
 # --- the section ---------------------------------------------------------------------------------
 
 
-def _setup_django(ctx: BenchContext) -> None:
+def setup_django(ctx: BenchContext) -> None:
     import django
     from django.conf import settings
 
@@ -317,7 +317,7 @@ def _setup_django(ctx: BenchContext) -> None:
 
 
 def run(ctx: BenchContext) -> dict:
-    _setup_django(ctx)
+    setup_django(ctx)
     from trials.search import bump_search_generation
 
     requests = 600 if ctx.quick else 3000

@@ -34,6 +34,6 @@ REQUIRE_2FA = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Static files come straight from the finders: tests do not run collectstatic.
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]  # the finders serve the files
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

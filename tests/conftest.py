@@ -92,7 +92,7 @@ def demo_study_path():
 # --- real Celery workers -------------------------------------------------------------------
 
 
-def test_database_url() -> str:
+def worker_database_url() -> str:
     """DATABASE_URL of the test database, for worker processes."""
     db = connection.settings_dict
     host = db["HOST"] or ""
@@ -110,7 +110,7 @@ class WorkerProcess:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.test_settings",
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": worker_database_url(),
             **(env or {}),
         }
         self.proc: subprocess.Popen | None = None

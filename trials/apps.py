@@ -6,6 +6,11 @@ class TrialsConfig(AppConfig):
     name = "trials"
     verbose_name = _("Trials")
 
+    def health_checks(self) -> dict[str, tuple[str, bool]]:
+        from trials import health
+
+        return health.checks()
+
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 

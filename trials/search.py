@@ -20,18 +20,18 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 
+from config.db import read_alias, read_connection
 from trials import geo
 from trials.countries import country_name
 from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
-from trials.query import FIELDS, LANGUAGES, Clause, Understood, understand
+from trials.query import FIELDS, LANGUAGES, Clause, Understood, snippet, understand
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 20
@@ -43,7 +43,6 @@ SORTS = ("relevance", "distance", "updated")
 # conditions): a title match must outrank a mention in the eligibility text.
 RANK_WEIGHTS = "{0.05, 0.2, 0.4, 1.0}"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_MARK_START, _MARK_END = "\x02", "\x03"
 
 # A site counts for "near" when it is in the current record, has coordinates, and is recruiting,
 # about to, or listed without a status (the registry drops site statuses once a study stops
@@ -97,7 +96,8 @@ FILTER_TEMPLATES = {
     "statuses": "t.overall_status = ANY({v})",
     "phases": "t.phases && {v}",
     "study_types": "t.study_type = ANY({v})",
-    "sex": "t.sex IN ('ALL', {v})",
+    # A record that does not state a sex ("") restricts nobody we know of: keep it.
+    "sex": "t.sex IN ('ALL', '', {v})",
     "healthy_volunteers": "t.healthy_volunteers IS TRUE",
     "countries": "t.country_codes && {v}",
     "conditions": "t.condition_meshes && {v}",
@@ -110,7 +110,7 @@ FILTER_TEMPLATES = {
 
 
 def filter_sql(
-    refs: dict[str, str], *, optional: bool = False, near_per_trial: bool = False
+    refs: dict[str, Any], *, optional: bool = False, near_per_trial: bool = False
 ) -> str:
     """The WHERE clause for trial `t`, reading each filter's value from `refs[name]`.
 
@@ -396,7 +396,7 @@ def resolve_place(params: SearchParams) -> tuple[SearchParams, str | None]:
     """Resolve `near` to a point; returns (params with point, suggested spelling or None)."""
     if not params.near:
         return params, None
-    point = geo.parse_coordinates(params.near) or geo.resolve(params.near)
+    point = geo.place(params.near)
     if point:
         return params.without(point=point), None
     return params, geo.suggest(params.near)
@@ -431,11 +431,6 @@ class CompiledQuery:
     # ("" = all) and its phrases as (phraseto_tsquery text, boost).
     clause_phrases: list = field(default_factory=list)
 
-    @property
-    def highlight_tsquery(self) -> str:
-        """Every word that matched or ranked, whatever its field (for marking snippets)."""
-        return re.sub(r"':[A-D]+", "'", self.rank_tsquery or "")
-
 
 def _weights(fields: tuple[str, ...]) -> str:
     if set(fields) >= set(FIELDS):
@@ -457,7 +452,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
     phrases = [(c, p) for c in understood.clauses for p in c.phrases]
     if not phrases and not understood.nct_ids:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT ARRAY(SELECT CASE WHEN s > 0 THEN plainto_tsquery('english', p)::text
                                         ELSE phraseto_tsquery('english', p)::text END
@@ -474,7 +469,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         weights = _weights(clause.fields)
         engine_phrases.setdefault(id(clause), (clause, weights, []))[2].append((text, phrase.boost))
         if weights:
-            text = _LEXEME_RE.sub(lambda m, w=weights: f"{m.group(0)}:{w}", text)
+            text = _LEXEME_RE.sub(rf"\g<0>:{weights}", text)  # weights are letters A-D
         group = by_clause.setdefault(id(clause), [])
         if f"( {text} )" not in group:
             group.append(f"( {text} )")
@@ -528,6 +523,12 @@ class SearchResult:
     compiled: "CompiledQuery | None" = None  # what was searched (saved searches keep it)
 
     @property
+    def understood(self) -> Understood | None:
+        """What the results were searched for (the corrected words when corrected): the page
+        marks these in titles, conditions and snippets."""
+        return self.compiled.understood if self.compiled else None
+
+    @property
     def has_next(self) -> bool:
         return self.page < self.num_pages
 
@@ -536,7 +537,8 @@ class SearchResult:
         return self.page > 1
 
 
-def _refs_and_args(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+def filter_parts(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+    """The search's filters as filter_sql() references and their query arguments."""
     refs: dict = {}
     args: dict = {}
     if compiled:
@@ -693,7 +695,7 @@ def _search(
 ) -> SearchResult:
     from trials import engine
 
-    refs, args = _refs_and_args(params, compiled)
+    refs, args = filter_parts(params, compiled)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
         sort = "updated"
@@ -771,10 +773,11 @@ def _matching_cursor(text_search: bool):
     enough work_mem for the bitmap to stay exact (a lossy one rechecks, i.e. reads, vectors).
     """
     if not text_search:
-        with connection.cursor() as cursor:
+        with read_connection().cursor() as cursor:
             yield cursor
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    alias = read_alias()
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         # SET LOCAL, in one statement: both end with the transaction.
         cursor.execute(
             "SELECT set_config('work_mem', '64MB', true), set_config('enable_seqscan', 'off', true)"
@@ -814,7 +817,7 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
         return []
     # The vectors are the largest columns and no page shows them.
     trials = Trial.objects.defer("search_vector", "rank_vector").in_bulk(ids)
-    snippets = _snippets(ids, compiled) if compiled else {}
+    understood = compiled.understood if compiled else None
     nearest = nearest_sites(ids, params.point)
     missing = [trial_id for trial_id, _rank in rows if trial_id not in trials]
     if missing:
@@ -824,35 +827,18 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
         TrialHit(
             trial=trials[trial_id],
             rank=float(rank or 0),
-            snippet=snippets.get(trial_id, ""),
+            # The summary around the matched words, marked by the understanding layer (the
+            # same for any engine); no snippet without words to show them for.
+            snippet=snippet(
+                trials[trial_id].plain_summary or trials[trial_id].brief_summary, understood
+            )
+            if understood
+            else "",
             nearest_site=nearest.get(trial_id),
         )
         for trial_id, rank in rows
         if trial_id in trials
     ]
-
-
-def _snippets(ids: list[int], compiled: CompiledQuery) -> dict[int, str]:
-    """The summary around the matched words, words marked (escaped, then <mark>-ed)."""
-    options = (
-        f"MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=' … ', "
-        f"StartSel={_MARK_START}, StopSel={_MARK_END}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT t.id, ts_headline('english',
-                        coalesce(nullif(t.plain_summary, ''), t.brief_summary),
-                        %s::tsquery, %s)
-                 FROM trials_trial t WHERE t.id = ANY(%s)""",
-            [compiled.highlight_tsquery, options, ids],
-        )
-        rows = cursor.fetchall()
-    return {trial_id: highlight(text) for trial_id, text in rows}
-
-
-def highlight(text: str) -> str:
-    safe = escape(text or "").replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
-    return mark_safe(safe)
 
 
 def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, dict]:
@@ -867,7 +853,7 @@ def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, di
     else:
         order = "s.position ASC"
         select_distance = "NULL"
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"""SELECT DISTINCT ON (s.trial_id) s.trial_id, s.id, s.facility, s.city, s.state,
                        s.country, s.country_code, s.status, {select_distance}
@@ -1005,7 +991,9 @@ def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list
             {
                 "value": sex.value,
                 "label": sex.label,
-                "count": sex_counts.get(sex.value, 0) + sex_counts.get("ALL", 0),
+                "count": sex_counts.get(sex.value, 0)
+                + sex_counts.get("ALL", 0)
+                + sex_counts.get("", 0),
                 "selected": params.sex == sex.value,
             }
             for sex in (Sex.FEMALE, Sex.MALE)
@@ -1054,7 +1042,7 @@ def suggest_query(q: str) -> str | None:
     words = list(dict.fromkeys(w.lower() for w in _WORD_RE.findall(fold(q))))[:8]
     if not words:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT term FROM trials_searchterm WHERE term = ANY(%s)",
             [words],

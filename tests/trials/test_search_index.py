@@ -17,8 +17,8 @@ from trials.models import Trial
 from trials.search import (
     SearchParams,
     _count_and_facet_counts,
-    _refs_and_args,
     compile_query,
+    filter_parts,
     resolve_place,
     search_trials,
 )
@@ -60,7 +60,7 @@ def sql_counts(params: SearchParams) -> dict:
     from trials.query import understand
 
     compiled = compile_query(understand(params.q, params.lang)) if params.q else None
-    refs, args = _refs_and_args(params, compiled)
+    refs, args = filter_parts(params, compiled)
     return _count_and_facet_counts(refs, args, True)
 
 

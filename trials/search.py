@@ -723,6 +723,15 @@ def _search(
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
     if not count:
         rows = []
+    elif sort == "distance":
+        # Nearest first is answered for the page alone: the circle grows only as far as the
+        # page needs (trials.engine.Search._by_distance).
+        key = search_cache_key("distance", key_parts, page, page_size, index_generation)
+        rows = cache.get(key) if key else None
+        if rows is None:
+            rows = index_search().ranked(sort, page_size, offset, fresh_since)
+            if key:
+                cache.set(key, rows, CACHE_SECONDS)
     elif offset + page_size <= CACHED_RANKS:
         key = search_cache_key("ranks", key_parts, sort, index_generation)
         ranked = cache.get(key) if key else None

@@ -399,7 +399,8 @@ def _matched_spans(text: str, understood: "Understood") -> tuple[list, list[tupl
 def _marked(text: str, tokens: list, spans: list, lo: int, hi: int) -> str:
     """Words lo..hi of `text`, escaped, with the spans inside <mark>."""
     start = tokens[lo][0]
-    out, cursor = [], start
+    out: list[str] = []
+    cursor = start
     for first, last in spans:
         first, last = max(first, lo), min(last, hi)
         if first >= last:

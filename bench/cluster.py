@@ -417,6 +417,23 @@ class Cluster:
             say(f"cluster: workers email, alerts, import; {o['beats']} beats (one holds the lock)")
         return self
 
+    def restart_web(self, **env: str | None) -> dict:
+        """The web servers again with some variables changed (None: unset); returns their
+        environment. The load test compares with and without the replica or PgBouncer so."""
+        web_env = {**self.env, **{k: v for k, v in env.items() if v is not None}}
+        for name, value in env.items():
+            if value is None:
+                web_env.pop(name, None)
+        webs = [p for p in self.procs if p.name.startswith("web")]
+        for proc in webs:
+            proc.stop()
+            self.procs.remove(proc)
+        for i, web_port in enumerate(self.web_ports):
+            self.procs.append(
+                gunicorn(web_env, web_port, self.options["web_workers"], self.directory, f"web{i}")
+            )
+        return web_env
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()

@@ -9,7 +9,7 @@ UV := .local/uv/bin/uv
 endif
 VENV_PY := .venv/bin/python
 
-.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean relevance cluster test-pgbouncer
+.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean relevance cluster  test-pgbouncer readability
 
 run: install
 	$(VENV_PY) scripts/dev.py run
@@ -85,3 +85,7 @@ test-pgbouncer: install
 # beats on this machine (bench/cluster.py); Ctrl-C stops them.
 cluster: install
 	$(VENV_PY) bench/cluster.py $(ARGS)
+
+# Reading grades of the demo trials: generated read (en/fr/it), staff texts, registry text.
+readability: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/readability.py $(ARGS)

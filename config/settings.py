@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "trials",
     "patients",
     "notifications",
+    "notes",
 ]
 
 MIDDLEWARE = [
@@ -71,12 +73,14 @@ MIDDLEWARE = [
     "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # The language from the address, else negotiated (config/i18n.py).
+    "config.i18n.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "trials.middleware.SearchIndexUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
@@ -271,7 +275,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Expired shared notes are refused at once; this only deletes their rows.
     "purge-expired-shares": {
-        "task": "patients.tasks.purge_expired_shares",
+        "task": "notes.tasks.purge_expired_shares",
         "schedule": 24 * 3600.0,
     },
 }
@@ -373,6 +377,8 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French")), ("it", _("Italian"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates in each language's own style (config/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -425,8 +431,15 @@ SECURE_PROXY_SSL_HEADER = (
 # Searches (page, API, feeds) per IP per minute: generous for people behind a hospital's NAT,
 # low enough to stop scrapers hammering the database.
 SEARCH_RATE_PER_MINUTE = envint("SEARCH_RATE_PER_MINUTE", 300, minimum=1)
-# The benchmark's baseline (bench/pages_bench.py): /bench/trivial answers "ok" when True.
-BENCH_TRIVIAL_VIEW = envbool("BENCH_TRIVIAL_VIEW", False)
+# The search index (trials.engine), derived from the database; each web host keeps its own copy.
+# One per database by default (the bench and relevance runs use databases of their own).
+SEARCH_INDEX_DIR = envstr(
+    "SEARCH_INDEX_DIR",
+    str(BASE_DIR / ".local" / "search-index" / (DATABASES["default"].get("NAME") or "default")),
+)
+# Reindex changed trials at once rather than after the transaction commits (tests, whose
+# transactions never commit).
+SEARCH_INDEX_UPDATE_IMMEDIATELY = envbool("SEARCH_INDEX_UPDATE_IMMEDIATELY", False)
 # Reverse proxies in front of the web processes whose X-Forwarded-For we trust (rate limits).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)
@@ -444,7 +457,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30, minimum=5) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 
-# --- Logging: never patient data (see CONVENTIONS) ------------------------------------------
+# --- Logging: never patient data (config/logs.py) -------------------------------------------
 LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 # One formatter for Django, Celery and gunicorn (config/gunicorn.py): query strings, capability
 # tokens in paths and email addresses are redacted from every line (config/logs.py).

@@ -4,6 +4,8 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from patients import sites
+
 register = template.Library()
 
 
@@ -15,9 +17,15 @@ def answer_label(value: str) -> str:
 
 
 @register.filter
-def site_name(site) -> str:
-    """A site as a patient or a team names it: the facility, else its town."""
-    return site.facility or site.place or _("Study site")
+def question_label(answer: dict) -> str:
+    """The question of a pre-screening answer in the language being written (an email, a page):
+    the age and sex questions are ours and translated; staff-written ones are as written."""
+    labels = {"age": _("How old are you?"), "sex": _("What is your sex?")}
+    kind = str(answer.get("kind") or "")
+    return str(labels.get(kind) or answer.get("question", ""))
+
+
+register.filter("site_name", sites.site_name)
 
 
 EMAIL_LABELS = {

@@ -14,7 +14,7 @@ from django.utils import timezone
 from notifications.models import Subscription, SubscriptionStatus
 from patients import alternatives, services
 from patients.models import InquiryStatus, PrescreenQuestion
-from tests.patients.test_inquiry_services import create, send_all  # noqa: F401 (fixture)
+from tests.patients.conftest import create
 from trials import geo
 from trials.models import Trial
 from trials.search import search_trials
@@ -147,7 +147,7 @@ def test_the_place_searched_from_is_kept_with_the_inquiry(client, alice, site_a,
 
 
 @pytest.fixture
-def ruled_out(site_a, alice, bob, send_all):  # noqa: F811
+def ruled_out(site_a, alice, bob, send_all):
     inquiry = create(site_a, alice)
     inquiry.near = "Strasbourg"  # where alice searched from
     inquiry.save()
@@ -163,7 +163,7 @@ def one_click_link(message) -> str:
 
 def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
     ruled_out,
-    send_all,  # noqa: F811
+    send_all,
 ):
     (message,) = send_all()
     assert message.subject == "Votre demande\u00a0: cet essai ne vous convient pas"
@@ -180,7 +180,7 @@ def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
     assert "M\u2019envoyer un e-mail quand un nouvel essai de ce type s\u2019ouvre" in html
 
 
-def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, send_all):  # noqa: F811
+def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, send_all):
     link = one_click_link(send_all()[0])
     page = client.get(link)
     assert page.status_code == 200 and "Send me alerts" in page.content.decode()
@@ -203,7 +203,7 @@ def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, s
     assert Subscription.objects.count() == 1
 
 
-def test_a_tampered_one_click_link_changes_nothing(client, ruled_out, send_all):  # noqa: F811
+def test_a_tampered_one_click_link_changes_nothing(client, ruled_out, send_all):
     link = one_click_link(send_all()[0])
     token = link.split("/")[3]
     for bad in (token[:-3] + "abc", "x" + token, "nothing"):
@@ -213,7 +213,7 @@ def test_a_tampered_one_click_link_changes_nothing(client, ruled_out, send_all):
     assert not Subscription.objects.exists()
 
 
-def test_the_one_click_link_expires_and_dies_with_the_inquiry(client, ruled_out, send_all):  # noqa: F811
+def test_the_one_click_link_expires_and_dies_with_the_inquiry(client, ruled_out, send_all):
     link = one_click_link(send_all()[0])
     with time_machine.travel(timezone.now() + datetime.timedelta(days=91)):
         assert client.post(link).status_code == 400
@@ -231,3 +231,32 @@ def test_the_status_page_offers_them_too(client, ruled_out):
     assert "Other trials that may suit you" in html
     assert 'action="/alerts/one-click/' in html
     assert ruled_out.trial.pk not in [h.trial.pk for h in response.context["alternatives"].hits]
+
+
+def test_alternatives_are_open_to_the_age_and_sex_the_patient_gave():
+    """A 16-year-old ruled out is not offered trials for adults only."""
+    trial = Trial.objects.get(nct_id="NCT05738187")
+    found = alternatives.alternatives_for(trial, "Milan", age=16, sex="MALE")
+    assert found.params.age == 16 and found.params.sex == "MALE"
+    for hit in found.hits:
+        low = hit.trial.minimum_age_days
+        assert low is None or low <= 16 * 365.25 + 1
+        assert hit.trial.sex in ("ALL", "MALE")
+    adults = alternatives.alternatives_for(trial, "Milan")
+    assert any((hit.trial.minimum_age_days or 0) > 17 * 365 for hit in adults.hits), (
+        "the demo data must hold an adults-only alternative for this test to mean anything"
+    )
+
+
+def test_alternatives_are_the_same_condition_or_a_narrower_one_never_a_sibling():
+    trial = Trial.objects.get(nct_id="NCT05738187")
+    specific = alternatives.specific_conditions(trial)
+    found = alternatives.alternatives_for(trial, "Milan")
+    assert found.hits
+    ranks = []
+    for hit in found.hits:
+        same = bool(specific & set(hit.trial.condition_meshes))
+        narrower = bool(specific & set(hit.trial.condition_ancestors))
+        assert same or narrower, (hit.trial.nct_id, hit.trial.condition_meshes)
+        ranks.append(0 if same else 1)
+    assert ranks == sorted(ranks)  # the same condition first

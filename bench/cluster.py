@@ -391,6 +391,8 @@ class Cluster:
             web_port=self.web_ports[0],
             smtp_port=self.sink.port,
             CELERY_SPLIT_QUEUES="True",
+            # The search index is per host: the cluster's one host keeps it with its logs.
+            SEARCH_INDEX_DIR=str(self.directory / "search-index"),
             REPLICA_MAX_LAG_SECONDS=str(o["max_lag"]),
             ALLOWED_HOSTS="127.0.0.1,localhost",
             **db_env,

@@ -5,18 +5,20 @@ config imports no app."""
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path
 
+from config.db import replica_reads
 from trials.sitemaps import SITEMAPS
 
 urlpatterns = [
     path(
         "sitemap.xml",
-        sitemap_views.index,
+        # Reads only, the same for everyone: from the read replica when there is one.
+        replica_reads(sitemap_views.index),
         {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap-section"},
         name="sitemap",
     ),
     path(
         "sitemap-<section>.xml",
-        sitemap_views.sitemap,
+        replica_reads(sitemap_views.sitemap),
         {"sitemaps": SITEMAPS},
         name="sitemap-section",
     ),

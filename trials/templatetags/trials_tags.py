@@ -4,12 +4,14 @@ import re
 
 from django import template
 from django.http import QueryDict
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from trials.countries import country_name
 from trials.eligibility import unescape
+from trials.plain.glossary import mark as gloss_mark
 
 register = template.Library()
 _BULLET_RE = re.compile(r"^\s*(?:[*\-+•]|\d{1,3}[.)])\s+")
@@ -24,13 +26,18 @@ def registry_text(text: str) -> str:
     if not text:
         return ""
     html = []
+    # Glossary terms are explained at their first use in the text (trials.plain.glossary).
+    language, seen = (get_language() or "en")[:2], set()
     for block in re.split(r"\n\s*\n", unescape(text).strip()):
         lines = [line for line in block.split("\n") if line.strip()]
         if lines and all(_BULLET_RE.match(line) for line in lines):
-            items = "".join(f"<li>{escape(_BULLET_RE.sub('', line))}</li>" for line in lines)
+            items = "".join(
+                f"<li>{gloss_mark(_BULLET_RE.sub('', line), language, seen)}</li>" for line in lines
+            )
             html.append(f"<ul>{items}</ul>")
         else:
-            html.append(f"<p>{'<br>'.join(escape(line.strip()) for line in lines)}</p>")
+            shown = "<br>".join(gloss_mark(line.strip(), language, seen) for line in lines)
+            html.append(f"<p>{shown}</p>")
     return mark_safe("".join(html))
 
 
@@ -121,8 +128,17 @@ def age_range(trial) -> str:
 
 
 @register.inclusion_tag("trials/_criteria.html")
-def criteria(items: list, depth: int = 0):
-    return {"items": items, "depth": depth}
+def criteria(items: list, depth: int = 0, seen: set | None = None):
+    # One set of explained glossary terms per list, nested lists included.
+    return {"items": items, "depth": depth, "seen": set() if seen is None else seen}
+
+
+@register.simple_tag
+def glossed(text: str, seen: set) -> str:
+    """A registry line with its glossary terms explained (first use in the list) and its line
+    breaks kept."""
+    marked = gloss_mark(text or "", (get_language() or "en")[:2], seen)
+    return mark_safe(marked.replace("\n", "<br>"))
 
 
 @register.filter

@@ -9,11 +9,12 @@ handler500 = "config.views.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
-    path("bench/trivial", views.bench_trivial, name="bench-trivial"),
     path("i18n/", include("django.conf.urls.i18n")),
     path(settings.ADMIN_PATH, admin.site.urls),
-    # Before trials.urls: /trials/feed/ must not be read as a trial id.
     path("", include("notifications.urls")),
+    path("notes/", include("notes.urls")),
+    # Under the trial page's path, so that the browser sends that page's notes cookie.
+    path("trials/<str:nct_id>/notes/", include("notes.trial_urls")),
     path("", include("patients.urls")),
     path("", include("trials.urls")),
 ]

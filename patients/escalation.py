@@ -19,14 +19,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.emails import queue_email
 from patients.models import EventKind, Inquiry, InquiryEvent, InquiryStatus, SiteCoordinator
 from patients.services import (
-    _headers,
-    _patient_context,
-    _record_email,
     admin_url,
     country_language,
+    inquiry_queue_email,
+    patient_email_context,
 )
 from patients.stats import business_days_before
 from trials.models import Site
@@ -52,8 +50,13 @@ def due_level(inquiry: Inquiry, now: datetime.datetime) -> int | None:
         )
         if deadline_passed and inquiry.created_at >= now - MAX_AGE:
             return COORDINATORS_TOLD
-    reminded = inquiry.escalation_level == COORDINATORS_TOLD and inquiry.escalated_at
-    if reminded and inquiry.escalated_at < business_days_before(now, TRIAGE_AFTER_BUSINESS_DAYS):
+    escalated_at = inquiry.escalated_at
+    reminded = inquiry.escalation_level == COORDINATORS_TOLD
+    if (
+        reminded
+        and escalated_at
+        and escalated_at < business_days_before(now, TRIAGE_AFTER_BUSINESS_DAYS)
+    ):
         return TRIAGE_TOLD
     return None
 
@@ -142,38 +145,32 @@ def inquiry_escalate(*, inquiry_id: int, from_level: int) -> int:
         }
         if level == COORDINATORS_TOLD:
             for user in coordinators:
-                email = queue_email(
+                inquiry_queue_email(
+                    inquiry,
                     "inquiry-reminder",
                     to=user.email,
                     context=context,
                     language=team_language,
-                    erase_key=inquiry.erase_key,
-                    headers=_headers(team_language),
                 )
-                _record_email(inquiry, email)
             kind = EventKind.REMINDED
         else:
-            email = queue_email(
+            inquiry_queue_email(
+                inquiry,
                 "inquiry-escalated",
                 to=settings.TRIAGE_EMAIL,
                 context=context,
                 language=settings.LANGUAGE_CODE,
-                erase_key=inquiry.erase_key,
-                headers=_headers(settings.LANGUAGE_CODE),
             )
-            _record_email(inquiry, email)
             kind = EventKind.ESCALATED
 
         if from_level == 0:
-            chasing = queue_email(
+            inquiry_queue_email(
+                inquiry,
                 "inquiry-chasing",
                 to=inquiry.email,
-                context=_patient_context(inquiry),
+                context=patient_email_context(inquiry),
                 language=inquiry.email_language,
-                erase_key=inquiry.erase_key,
-                headers=_headers(inquiry.email_language),
             )
-            _record_email(inquiry, chasing)
 
         inquiry.escalation_level = level
         inquiry.escalated_at = now

@@ -19,6 +19,7 @@ from trials.models import (
     SyncState,
     Trial,
     TrialVersion,
+    field_label,
 )
 from trials.plain import plain_read, source_value
 
@@ -55,7 +56,7 @@ def grades(trial: Trial) -> list[tuple[str, float]]:
     for name in PLAIN_TEXT_FIELDS:
         value = readability.grade(getattr(trial, name), trial.plain_language)
         if value is not None:
-            found.append((str(Trial._meta.get_field(name).verbose_name), value))
+            found.append((field_label(Trial, name), value))
     return found
 
 

@@ -4,6 +4,8 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from patients import sites
+
 register = template.Library()
 
 
@@ -14,10 +16,7 @@ def answer_label(value: str) -> str:
     return labels.get(value, value)
 
 
-@register.filter
-def site_name(site) -> str:
-    """A site as a patient or a team names it: the facility, else its town."""
-    return site.facility or site.place or _("Study site")
+register.filter("site_name", sites.site_name)
 
 
 EMAIL_LABELS = {

@@ -557,7 +557,10 @@ def _phase_sentences(trial) -> list[Sentence]:
     return out
 
 
-def _month(value: datetime.date) -> str:
+def _month(value: datetime.date, precision: str = "") -> str:
+    """The month and year, or the year alone when the registry gave only a year."""
+    if precision == "year":
+        return str(value.year)
     shown = date_filter(value, "YEAR_MONTH_FORMAT")
     # French and Italian write month names in lower case inside a sentence.
     return shown.lower() if (get_language() or "en")[:2] in ("fr", "it") else shown
@@ -577,7 +580,7 @@ def _dates(trial) -> list[Sentence]:
                 "design.start",
                 ["start_date", *(["start_date_type"] if trial.start_date_type else [])],
                 template,
-                date=_month(start),
+                date=_month(start, trial.start_date_precision),
             )
         )
     if end:
@@ -598,12 +601,14 @@ def _dates(trial) -> list[Sentence]:
                     ),
                 ],
                 template,
-                date=_month(end),
+                date=_month(end, trial.primary_completion_date_precision),
             )
         )
     if start and end and end > start:
         months = (end.year - start.year) * 12 + end.month - start.month
-        if months >= 24:
+        if "year" in (trial.start_date_precision, trial.primary_completion_date_precision):
+            months = 12 * round(months / 12)  # a year alone: count in whole years
+        if months >= 24 or (months >= 12 and months % 12 == 0):
             years = round(months / 12)
             template = ngettext(
                 "That is about %(count)d year.", "That is about %(count)d years.", years
@@ -711,6 +716,20 @@ def _lead_to(trial) -> list[Sentence]:
         sentence = _outcome(index, outcome)
         if sentence:
             out.append(sentence)
+    secondary = getattr(trial, "secondary_outcomes", None) or []
+    if secondary:
+        out.append(
+            _s(
+                "lead_to.secondary_count",
+                ["secondary_outcomes"],
+                ngettext(
+                    "It also looks at %(count)d other question (secondary outcome).",
+                    "It also looks at %(count)d other questions (secondary outcomes).",
+                    len(secondary),
+                ),
+                count=len(secondary),
+            )
+        )
     return out
 
 

@@ -74,16 +74,40 @@ def lookup(found: str) -> Term | None:
 def mark(text: str, language: str, seen: set | None = None) -> SafeString:
     """`text` escaped, with the first use of each glossary term (not in `seen`, which it
     updates) explained in `language`."""
+    return mark_safe(_mark(text, language, set() if seen is None else seen, escape))
+
+
+_TAG_RE = re.compile(r"(<[^>]*>)")
+
+
+def mark_html(html: str, language: str, seen: set | None = None) -> SafeString:
+    """`mark` for sanitised HTML (trials.markdown's output): terms are looked for in its text
+    only, never in tags, links or code."""
+    seen = set() if seen is None else seen
+    out, skipping = [], 0
+    for part in _TAG_RE.split(str(html)):
+        if part.startswith("<"):
+            name = re.match(r"</?\s*(\w+)", part)
+            if name and name[1].lower() in ("a", "code", "pre"):
+                skipping += -1 if part.startswith("</") else 1
+            out.append(part)
+        elif skipping or not part.strip():
+            out.append(part)
+        else:
+            out.append(_mark(part, language, seen, str))  # already escaped HTML text
+    return mark_safe("".join(out))
+
+
+def _mark(text: str, language: str, seen: set, escape_text) -> str:
     pattern, _index = _matcher()
     language = language if language in LANGUAGES else "en"
-    seen = set() if seen is None else seen
     out, last = [], 0
     for match in pattern.finditer(text):
         term = lookup(match.group(0))
         if term is None or term.name in seen:
             continue
         seen.add(term.name)
-        out.append(escape(text[last : match.start()]))
+        out.append(escape_text(text[last : match.start()]))
         out.append(
             format_html(
                 '<span class="gloss"><dfn tabindex="0">{}</dfn><span class="gloss-def" lang="{}">'
@@ -94,5 +118,5 @@ def mark(text: str, language: str, seen: set | None = None) -> SafeString:
             )
         )
         last = match.end()
-    out.append(escape(text[last:]))
-    return mark_safe("".join(out))
+    out.append(escape_text(text[last:]))
+    return "".join(out)

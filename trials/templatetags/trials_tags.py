@@ -1,44 +1,52 @@
 """Template helpers for trial pages."""
 
 import re
+from typing import Any
 
 from django import template
 from django.http import QueryDict
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from trials import markdown
 from trials.countries import country_name
-from trials.eligibility import unescape
-from trials.plain.glossary import mark as gloss_mark
+from trials.plain.glossary import mark_html as gloss_html
+from trials.query import highlight
 
 register = template.Library()
-_BULLET_RE = re.compile(r"^\s*(?:[*\-+•]|\d{1,3}[.)])\s+")
 
 
 @register.filter
 def registry_text(text: str) -> str:
-    """Registry Markdown (paragraphs, bullet lists, backslash escapes) → safe HTML.
+    """Registry Markdown → sanitised HTML (trials.markdown), glossary terms explained at their
+    first use (trials.plain.glossary)."""
+    return gloss_html(markdown.render(text), _language(), set())
 
-    Deliberately small: everything is escaped first; only paragraphs and lists are rebuilt.
-    """
-    if not text:
-        return ""
-    html = []
-    # Glossary terms are explained at their first use in the text (trials.plain.glossary).
-    language, seen = (get_language() or "en")[:2], set()
-    for block in re.split(r"\n\s*\n", unescape(text).strip()):
-        lines = [line for line in block.split("\n") if line.strip()]
-        if lines and all(_BULLET_RE.match(line) for line in lines):
-            items = "".join(
-                f"<li>{gloss_mark(_BULLET_RE.sub('', line), language, seen)}</li>" for line in lines
-            )
-            html.append(f"<ul>{items}</ul>")
-        else:
-            shown = "<br>".join(gloss_mark(line.strip(), language, seen) for line in lines)
-            html.append(f"<p>{shown}</p>")
-    return mark_safe("".join(html))
+
+def _language() -> str:
+    return (get_language() or "en")[:2]
+
+
+@register.filter
+def registry_inline(text: str) -> str:
+    """A short registry field (measure, label, time frame) → safe inline HTML."""
+    return markdown.render_inline(text)
+
+
+@register.filter
+def criterion(text: str) -> str:
+    """One item of the split eligibility lists (escapes already resolved) → safe HTML."""
+    return markdown.render_plain_item(text)
+
+
+@register.filter
+def matched(text, understood) -> str:
+    """`text` (or a list, joined by commas) escaped, with the words that made the result match
+    marked (<mark>). Before any truncation: use truncatechars_html after it."""
+    if isinstance(text, list | tuple):
+        text = ", ".join(str(item) for item in text)
+    return highlight(str(text or ""), understood or None)
 
 
 @register.filter
@@ -56,11 +64,11 @@ def distance(km) -> str:
 
 
 @register.simple_tag
-def query_with(params: QueryDict | list, **changes) -> str:
+def query_with(params: QueryDict | list, **changes: Any) -> str:
     """The current GET parameters with some replaced (pagination, "widen" links)."""
     data = QueryDict(mutable=True)
     for key, value in params.items() if isinstance(params, dict) else params:
-        data.appendlist(key, value)
+        data.appendlist(key, str(value))
     for key, value in changes.items():
         data.pop(key, None)
         if value not in (None, ""):
@@ -135,10 +143,9 @@ def criteria(items: list, depth: int = 0, seen: set | None = None):
 
 @register.simple_tag
 def glossed(text: str, seen: set) -> str:
-    """A registry line with its glossary terms explained (first use in the list) and its line
-    breaks kept."""
-    marked = gloss_mark(text or "", (get_language() or "en")[:2], seen)
-    return mark_safe(marked.replace("\n", "<br>"))
+    """One criterion (see `criterion`) with its glossary terms explained, each at its first use
+    in the list."""
+    return gloss_html(markdown.render_plain_item(text or ""), _language(), seen)
 
 
 @register.filter
@@ -149,6 +156,69 @@ def official_role(role: str) -> str:
         return str(ContactRole(role).label)
     except ValueError:
         return role.replace("_", " ").lower().capitalize()
+
+
+@register.simple_tag
+def registry_date(date, precision: str = "day") -> str:
+    """A registry date as precise as the registry gave it: "2024", "March 2024", "March 5, 2024"
+    (never "January 2024" for a year-only date)."""
+    from django.utils.formats import date_format
+
+    if not date:
+        return ""
+    if precision == "year":
+        return str(date.year)
+    if precision == "month":
+        return date_format(date, "YEAR_MONTH_FORMAT")
+    return date_format(date, "DATE_FORMAT")
+
+
+@register.filter
+def date_kind(kind: str) -> str:
+    """ "ACTUAL" / "ESTIMATED" → the label shown after a date; "" when the record has no type."""
+    if kind == "ACTUAL":
+        return _("actual")
+    if kind == "ESTIMATED":
+        return _("estimated")
+    return ""
+
+
+@register.filter
+def arm_type(value: str) -> str:
+    from trials.models import ArmGroupType
+
+    try:
+        return str(ArmGroupType(value).label)
+    except ValueError:
+        return value.replace("_", " ").lower().capitalize()
+
+
+@register.filter
+def intervention_type(value: str) -> str:
+    from trials.models import InterventionType
+
+    try:
+        return str(InterventionType(value).label)
+    except ValueError:
+        return value.replace("_", " ").lower().capitalize()
+
+
+@register.filter
+def status_label(value: str) -> str:
+    from trials.models import TrialStatus
+
+    try:
+        return str(TrialStatus(value).label)
+    except ValueError:
+        return value
+
+
+@register.filter
+def mask_contacts(text: str) -> str:
+    """Free text (a name, a role, an affiliation) with phone numbers and emails masked."""
+    from trials.masking import mask_free_text
+
+    return mask_free_text(text)
 
 
 @register.filter

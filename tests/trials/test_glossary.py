@@ -38,3 +38,11 @@ def test_terms_are_explained_in_place_on_the_trial_page(client):
     html = client.get("/trials/NCT05738187/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert '<dfn tabindex="0">Unresectable</dfn><span class="gloss-def" lang="fr">' in html
     assert " (ne peut pas être retiré par une opération)</span>" in html
+
+
+@pytest.mark.django_db
+def test_learn_lists_the_glossary_in_the_page_language(client):
+    html = client.get("/learn/", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    section = html[html.index('id="glossary"') :]
+    assert section.count("<dt") >= 150
+    assert '<dt lang="en">placebo</dt><dd>Una finta cura che sembra vera' in section

@@ -276,7 +276,9 @@ def _tested(trial) -> list[Sentence]:
         sources += [f"interventions[{entry[0]}].name" for entry in entries]
         sources = list(dict.fromkeys(sources))
         what = singular if len(entries) == 1 else plural
-        if observational:
+        if observational and kind == "other":
+            template = _("It looks at people who have: %(names)s.")
+        elif observational:
             template = _("It looks at people who get %(what)s: %(names)s.")
         elif kind == "other" and len(by_kind) > 1:
             template = _("It also uses %(what)s: %(names)s.")
@@ -371,7 +373,7 @@ def _design(trial) -> list[Sentence]:
             )
         )
         for index, arm in enumerate(arms[:MAX_ARMS]):
-            out.extend(_arm(index, arm))
+            out.extend(_arm(index, arm, trial.study_type == "OBSERVATIONAL"))
         if len(arms) > MAX_ARMS:
             more = len(arms) - MAX_ARMS
             out.append(
@@ -467,7 +469,7 @@ def _design(trial) -> list[Sentence]:
     return out
 
 
-def _arm(index: int, arm: dict) -> list[Sentence]:
+def _arm(index: int, arm: dict, observational: bool = False) -> list[Sentence]:
     kind = _arm_kind(arm)
     label = Registry((arm.get("label") or "").strip())
     names = [rules.strip_type_prefix(n) for n in arm.get("interventions") or []]
@@ -503,6 +505,13 @@ def _arm(index: int, arm: dict) -> list[Sentence]:
     with_what, without = templates.get(
         kind, (_("Group “%(label)s” gets: %(what)s."), _("Group “%(label)s” is one of the groups."))
     )
+    if observational:
+        # In an observational study nobody is given anything by the study: a group is people
+        # the researchers follow, with what the registry lists for it.
+        with_what, without = (
+            _("Group “%(label)s”: %(what)s."),
+            _("Group “%(label)s” is one of the groups."),
+        )
     if not label:
         return []
     if not kind:

@@ -370,4 +370,11 @@ def _detail_data(trial: Trial, point) -> dict:
 
 @require_safe
 def learn(request):
-    return render(request, "trials/learn.html")
+    from trials.plain.glossary import terms
+
+    language = (get_language() or "en")[:2]
+    glossary = sorted(
+        ((t.name, t.explanations.get(language) or t.explanations["en"]) for t in terms()),
+        key=lambda row: row[0].casefold(),
+    )
+    return render(request, "trials/learn.html", {"glossary": glossary})

@@ -26,7 +26,7 @@
   var CONTEXT_CHARS = 32; // text kept before and after a passage, to find it again
   // Never a note's passage: controls, navigation, the notes themselves, the sidebar.
   var SKIP = "script, style, template, noscript, textarea, input, select, button, form, nav, " +
-    ".tf-notes, .tf-note-float, #trial-sidebar";
+    ".tf-notes, .tf-note-float, #trial-sidebar, .gloss-def";
 
   function onReady(fn) {
     if (document.readyState !== "loading") fn();

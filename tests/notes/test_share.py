@@ -22,6 +22,7 @@ from notes import services as notes
 from notes.models import SharedNotes
 from notes.tasks import purge_expired_shares
 from tests.notes.helpers import database_rows_containing
+from tests.text import visible
 from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -192,7 +193,7 @@ def test_the_share_page_is_private_and_shows_the_trial(client):
     html = response.content.decode()
     assert '<meta name="robots" content="noindex, nofollow">' in html
     assert "Evaluation of the Efficacy and Safety of Local Cryotherapy" in html
-    assert "Unresectable locoregional recurrence in a previously irradiated area" in html
+    assert "Unresectable locoregional recurrence in a previously irradiated area" in visible(html)
     assert f'data-salt="{payload["salt"]}"' in html and 'data-iterations="600000"' in html
     # The ciphertext is released only to the right verifier.
     assert payload["ciphertext"] not in html

@@ -276,7 +276,9 @@ def _tested(trial) -> list[Sentence]:
         sources += [f"interventions[{entry[0]}].name" for entry in entries]
         sources = list(dict.fromkeys(sources))
         what = singular if len(entries) == 1 else plural
-        if observational:
+        if observational and kind == "other":
+            template = _("It looks at people who have: %(names)s.")
+        elif observational:
             template = _("It looks at people who get %(what)s: %(names)s.")
         elif kind == "other" and len(by_kind) > 1:
             template = _("It also uses %(what)s: %(names)s.")
@@ -371,7 +373,7 @@ def _design(trial) -> list[Sentence]:
             )
         )
         for index, arm in enumerate(arms[:MAX_ARMS]):
-            out.extend(_arm(index, arm))
+            out.extend(_arm(index, arm, trial.study_type == "OBSERVATIONAL"))
         if len(arms) > MAX_ARMS:
             more = len(arms) - MAX_ARMS
             out.append(
@@ -467,7 +469,7 @@ def _design(trial) -> list[Sentence]:
     return out
 
 
-def _arm(index: int, arm: dict) -> list[Sentence]:
+def _arm(index: int, arm: dict, observational: bool = False) -> list[Sentence]:
     kind = _arm_kind(arm)
     label = Registry((arm.get("label") or "").strip())
     names = [rules.strip_type_prefix(n) for n in arm.get("interventions") or []]
@@ -503,6 +505,13 @@ def _arm(index: int, arm: dict) -> list[Sentence]:
     with_what, without = templates.get(
         kind, (_("Group “%(label)s” gets: %(what)s."), _("Group “%(label)s” is one of the groups."))
     )
+    if observational:
+        # In an observational study nobody is given anything by the study: a group is people
+        # the researchers follow, with what the registry lists for it.
+        with_what, without = (
+            _("Group “%(label)s”: %(what)s."),
+            _("Group “%(label)s” is one of the groups."),
+        )
     if not label:
         return []
     if not kind:
@@ -557,7 +566,10 @@ def _phase_sentences(trial) -> list[Sentence]:
     return out
 
 
-def _month(value: datetime.date) -> str:
+def _month(value: datetime.date, precision: str = "") -> str:
+    """The month and year, or the year alone when the registry gave only a year."""
+    if precision == "year":
+        return str(value.year)
     shown = date_filter(value, "YEAR_MONTH_FORMAT")
     # French and Italian write month names in lower case inside a sentence.
     return shown.lower() if (get_language() or "en")[:2] in ("fr", "it") else shown
@@ -577,7 +589,7 @@ def _dates(trial) -> list[Sentence]:
                 "design.start",
                 ["start_date", *(["start_date_type"] if trial.start_date_type else [])],
                 template,
-                date=_month(start),
+                date=_month(start, trial.start_date_precision),
             )
         )
     if end:
@@ -598,12 +610,14 @@ def _dates(trial) -> list[Sentence]:
                     ),
                 ],
                 template,
-                date=_month(end),
+                date=_month(end, trial.primary_completion_date_precision),
             )
         )
     if start and end and end > start:
         months = (end.year - start.year) * 12 + end.month - start.month
-        if months >= 24:
+        if "year" in (trial.start_date_precision, trial.primary_completion_date_precision):
+            months = 12 * round(months / 12)  # a year alone: count in whole years
+        if months >= 24 or (months >= 12 and months % 12 == 0):
             years = round(months / 12)
             template = ngettext(
                 "That is about %(count)d year.", "That is about %(count)d years.", years
@@ -711,6 +725,20 @@ def _lead_to(trial) -> list[Sentence]:
         sentence = _outcome(index, outcome)
         if sentence:
             out.append(sentence)
+    secondary = getattr(trial, "secondary_outcomes", None) or []
+    if secondary:
+        out.append(
+            _s(
+                "lead_to.secondary_count",
+                ["secondary_outcomes"],
+                ngettext(
+                    "It also looks at %(count)d other question (secondary outcome).",
+                    "It also looks at %(count)d other questions (secondary outcomes).",
+                    len(secondary),
+                ),
+                count=len(secondary),
+            )
+        )
     return out
 
 

@@ -60,7 +60,9 @@ NAME_KINDS = [
     ),
     (
         re.compile(
-            r"\b(biomarker|laboratory|biospecimen|blood (sample|draw)|pharmaco\w+ study)", re.I
+            r"\b(biomarker|laboratory|biospecimen|blood (sample|draw)|pharmaco\w+ study|"
+            r"sequencing|genomic profiling)",
+            re.I,
         ),
         "lab",
     ),
@@ -120,7 +122,7 @@ def _outcome_rules():
             r"progression[- ]free survival|\bPFS\b",
             _("how long people live without the disease getting worse"),
         ),
-        (r"overall survival", _("how long people live")),
+        (r"over ?all survival", _("how long people live")),
         (
             r"(disease|cancer|event|relapse|recurrence|metastas[ie]s)[- ]free survival|\b[DIE]FS\b"
             r"|\bIBCFS\b",
@@ -196,7 +198,7 @@ def time_frame(text: str) -> str:
 
 # --- Eligibility lines ----------------------------------------------------------------------
 
-_AGE_LINE_RE = re.compile(r"^\W*(age|aged|patients? aged|\d+\s*years)\b|\bage\s*[≥>]=?", re.I)
+_AGE_LINE_RE = re.compile(r"\b(age|aged|years old|years of age)\b|^\W*\d+\s*years", re.I)
 
 
 def is_age_line(text: str) -> bool:

@@ -6,11 +6,13 @@ from typing import Any
 from django import template
 from django.http import QueryDict
 from django.utils.html import format_html
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from trials import markdown
 from trials.countries import country_name
 from trials.geo import describe_distance
+from trials.plain.glossary import mark_html as gloss_html
 from trials.query import highlight
 
 register = template.Library()
@@ -18,8 +20,13 @@ register = template.Library()
 
 @register.filter
 def registry_text(text: str) -> str:
-    """Registry Markdown → sanitised HTML (trials.markdown)."""
-    return markdown.render(text)
+    """Registry Markdown → sanitised HTML (trials.markdown), glossary terms explained at their
+    first use (trials.plain.glossary)."""
+    return gloss_html(markdown.render(text), _language(), set())
+
+
+def _language() -> str:
+    return (get_language() or "en")[:2]
 
 
 @register.filter
@@ -128,8 +135,16 @@ def age_range(trial) -> str:
 
 
 @register.inclusion_tag("trials/_criteria.html")
-def criteria(items: list, depth: int = 0):
-    return {"items": items, "depth": depth}
+def criteria(items: list, depth: int = 0, seen: set | None = None):
+    # One set of explained glossary terms per list, nested lists included.
+    return {"items": items, "depth": depth, "seen": set() if seen is None else seen}
+
+
+@register.simple_tag
+def glossed(text: str, seen: set) -> str:
+    """One criterion (see `criterion`) with its glossary terms explained, each at its first use
+    in the list."""
+    return gloss_html(markdown.render_plain_item(text or ""), _language(), seen)
 
 
 @register.filter

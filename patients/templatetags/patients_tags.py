@@ -1,8 +1,8 @@
 """Display helpers for inquiries (pages, admin, emails)."""
 
 from django import template
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 register = template.Library()
 
@@ -17,9 +17,13 @@ def answer_label(value: str) -> str:
 @register.filter
 def question_label(answer: dict) -> str:
     """The question of a pre-screening answer in the language being written (an email, a page):
-    the age and sex questions are ours and translated; staff-written ones are as written."""
+    the age and sex questions are ours; staff-written ones in the language staff gave, else as
+    written."""
     labels = {"age": _("How old are you?"), "sex": _("What is your sex?")}
-    return labels.get(answer.get("kind"), answer.get("question", ""))
+    if answer.get("kind") in labels:
+        return labels[answer["kind"]]
+    texts = answer.get("texts") or {}
+    return texts.get((get_language() or "")[:2]) or answer.get("question", "")
 
 
 @register.filter

@@ -88,7 +88,7 @@ def test_a_staff_written_question_is_shown_in_the_patients_language(
         text_it="Hai fatto la radioterapia?",
     )
     # Answered while browsing in English; the emails go out in Italian.
-    form = PrescreenForm({f"q{question.pk}": "yes"}, trial=site_b.trial, questions=[question])
+    form = PrescreenForm({f"pre-q{question.pk}": "yes"}, trial=site_b.trial, questions=[question])
     create(site_b, alice, language="en", preferred_language="it", prescreen=form.snapshot())
     (copy,) = [m for m in send_all() if m.to == [alice["email"]]]
     assert "Hai fatto la radioterapia?" in copy.body

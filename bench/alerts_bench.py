@@ -7,7 +7,7 @@
 2. Untimed: 1,000 changed records (bench.generate.changed_records) imported with the real
    importer, writing 1,000 new TrialVersions.
 3. Timed: notifications.alerts.match_new_versions() -> alerts_100k_s.
-4. The naive way (notifications.alerts.naive_match: each saved search run as its own query)
+4. The naive way (bench/naive_alerts.naive_match: each saved search run as its own query)
    on a random sample of saved searches, extrapolated per saved search to all of them ->
    alerts_speedup_vs_naive. Both ways must agree on the sample (alerts_naive_mismatches).
 5. The cursor is moved back and matching runs again: alerts_duplicates counts (subscription,
@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 from bench.common import BenchContext, say
-from bench.search_bench import _setup_django
+from bench.search_bench import setup_django
 
 SUBSCRIPTIONS = 100_000
 WATCHER_SHARE = 0.10
@@ -210,11 +210,12 @@ def _cursor_to(version_id: int) -> None:
 
 
 def run(ctx: BenchContext) -> dict:
-    _setup_django(ctx)
+    setup_django(ctx)
     from django.db import connection
     from django.db.models import Max
 
-    from notifications.alerts import match_new_versions, naive_match
+    from bench.naive_alerts import naive_match
+    from notifications.alerts import match_new_versions
     from notifications.models import AlertMatch, Subscription
     from trials.importer import Importer
     from trials.models import Trial, TrialVersion

@@ -103,7 +103,7 @@ def run(ctx: BenchContext) -> dict:
     }
 
 
-def _setup_django(ctx: BenchContext) -> None:
+def setup_django(ctx: BenchContext) -> None:
     os.environ.update(ctx.env())
     import django
 
@@ -115,7 +115,7 @@ def run_update(ctx: BenchContext) -> dict:
     after_import, then the alert matching they trigger, run here synchronously."""
     from bench.generate import changed_records
 
-    _setup_django(ctx)
+    setup_django(ctx)
     from django.db import connection
 
     from notifications.alerts import match_new_versions

@@ -7,14 +7,14 @@ the other for the same number of seconds.
   one untimed pass visits each trial once first, so the figure is the warm steady state of
   pages people have already opened; that first pass is reported as trial_page_cold_rps;
 - search page: a few common searches (the search cache is warm, as in production);
-- trivial: /bench/trivial (BENCH_TRIVIAL_VIEW=True), `HttpResponse("ok")` behind the whole
-  middleware stack.
+- trivial: /bench/trivial, `HttpResponse("ok")` behind the whole middleware stack (bench/urls.py,
+  served only under bench/trivial_settings.py).
 """
 
 import random
 
 from bench.common import BenchContext, say
-from bench.search_bench import _setup_django, collectstatic, get_once, gunicorn, http_load
+from bench.search_bench import collectstatic, get_once, gunicorn, http_load, setup_django
 
 COMMON_SEARCHES = [
     "/trials/?q=cancer",
@@ -34,11 +34,12 @@ def _trial_paths(count: int) -> list[str]:
 
 
 def run(ctx: BenchContext) -> dict:
-    _setup_django(ctx)
+    setup_django(ctx)
     seconds = 8 if ctx.quick else 30
     trial_paths = _trial_paths(500 if ctx.quick else 2000)
     collectstatic(ctx)
-    with gunicorn(ctx, BENCH_TRIVIAL_VIEW="True") as port:
+    # The benchmark's settings add /bench/trivial to the portal's URLs (bench/urls.py).
+    with gunicorn(ctx, DJANGO_SETTINGS_MODULE="bench.trivial_settings") as port:
         for path in ["/bench/trivial", trial_paths[0], *COMMON_SEARCHES]:
             status, body = get_once(port, path)
             if status != 200:

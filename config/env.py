@@ -133,23 +133,23 @@ def envlist(name: str, default: list[str]) -> list[str]:
 
 
 def envchoice(name: str, default: str, choices: list[str] | tuple[str, ...]) -> str:
-    value = _get(name, default)
+    value = _get(name, default) or ""
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
 def envemail(name: str, default: str) -> str:
-    value = _get(name, default)
+    value = _get(name, default) or ""
     # Accept "Name <addr@example.org>" as Django does for DEFAULT_FROM_EMAIL.
-    match = re.fullmatch(r"\s*(?:[^<>]*<)?([^<>]+?)>?\s*", value or "")
+    match = re.fullmatch(r"\s*(?:[^<>]*<)?([^<>]+?)>?\s*", value)
     if not match or not _EMAIL_RE.match(match.group(1)):
         raise ImproperlyConfigured(f"{name} must be an email address, got {value!r}")
     return value
 
 
 def envurl(name: str, default: str) -> str:
-    value = _get(name, default)
+    value = _get(name, default) or ""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {value!r}")
@@ -157,7 +157,7 @@ def envurl(name: str, default: str) -> str:
 
 
 def envtimezone(name: str, default: str) -> str:
-    value = _get(name, default)
+    value = _get(name, default) or ""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):

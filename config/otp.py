@@ -40,9 +40,7 @@ def otp_setup_url(user) -> str:
 def otp_setup_device(token: str) -> TOTPDevice | None:
     """The device a valid, unexpired, unused link pairs; None otherwise."""
     try:
-        device_id, fingerprint = signing.loads(
-            token, salt=SETUP_SALT, max_age=SETUP_MAX_AGE.total_seconds()
-        )
+        device_id, fingerprint = signing.loads(token, salt=SETUP_SALT, max_age=SETUP_MAX_AGE)
     except (signing.BadSignature, ValueError, TypeError):
         return None
     device = (

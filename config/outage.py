@@ -117,7 +117,7 @@ def unavailable(request, *, shown: dict | None = None, json: bool = False, kept:
     write = request.method not in ("GET", "HEAD", "OPTIONS")
     message = WRITE_MESSAGE if write else READ_MESSAGE
     if json:
-        response = JsonResponse({"error": str(message)}, status=503)
+        response: HttpResponse = JsonResponse({"error": str(message)}, status=503)
     else:
         shown = shown or {}
         fields = []

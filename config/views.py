@@ -1,34 +1,23 @@
 """Service-level views: the health check, the page a refused form (CSRF) shows, and the
 handler500 that tells a database outage from a bug."""
 
-import datetime
 import sys
 
+from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, connections
-from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.defaults import server_error as django_server_error
 from redis.exceptions import RedisError
 
 from config import outage
+from config.db import replica_configured, replica_health
 from config.privacy import private
 from config.redis import get_redis
-
-
-def business_days_between(start: datetime.date, end: datetime.date) -> int:
-    """Weekdays after `start` up to and including `end` (the registry updates on weekdays)."""
-    days = 0
-    current = start
-    while current < end:
-        current += datetime.timedelta(days=1)
-        if current.weekday() < 5:
-            days += 1
-    return days
 
 
 @never_cache
@@ -65,32 +54,21 @@ def healthz(request):
             checks["worker"] = f"ok ({len(replies)} answered)" if replies else "no worker answered"
             healthy = healthy and bool(replies)
 
-    if settings.CTGOV_SYNC_ENABLED and checks["database"] == "ok":
-        # A stale sync is reported, not failed: the portal still serves what it has, and a
-        # load balancer must not take web processes out for it.
-        checks["ctgov_sync"] = _sync_health()
+    if replica_configured():
+        # Reported, never failed: a replica down or behind is skipped and reads go to the
+        # primary (config/db.py). Checked now, not from this process's last check.
+        checks["replica"] = replica_health(force=True)[1]
+
+    if checks["database"] == "ok":
+        # What the apps report about themselves (trials: the registry sync): an app's
+        # AppConfig.health_checks(), so that config imports none of them.
+        for app_config in apps.get_app_configs():
+            app_checks = getattr(app_config, "health_checks", None)
+            for name, (text, passes) in (app_checks() if app_checks else {}).items():
+                checks[name] = text
+                healthy = healthy and passes
 
     return JsonResponse(checks, status=200 if healthy else 503)
-
-
-def _sync_health() -> str:
-    from trials.models import SyncState
-
-    state = SyncState.objects.filter(name="ctgov").first()
-    if state is None or state.last_success_at is None:
-        return "stale (never succeeded)"
-    last = timezone.localdate(state.last_success_at)
-    late = business_days_between(last, timezone.localdate())
-    if late > settings.CTGOV_SYNC_STALE_BUSINESS_DAYS:
-        return f"stale (last success {last.isoformat()}, {late} business days ago)"
-    return "ok"
-
-
-def bench_trivial(request):
-    """The cheapest Django page, the benchmark's yardstick; 404 unless BENCH_TRIVIAL_VIEW."""
-    if not settings.BENCH_TRIVIAL_VIEW:
-        raise Http404
-    return HttpResponse("ok")
 
 
 def csrf_failure(request, reason=""):

@@ -61,7 +61,6 @@ CONFIRM_MAX_AGE = timedelta(days=7)
 # arrive in one email.
 IMMEDIATE_WINDOW = timedelta(minutes=5)
 MATCH_BATCH = 2000  # versions per matching transaction
-OPEN = ("RECRUITING", "NOT_YET_RECRUITING")
 _LEXEME_RE = re.compile(r"'((?:[^']|'')+)'")
 
 
@@ -131,6 +130,7 @@ def subscription_subscribe(
         if trial is not None:
             kind, query, columns = Subscription.Kind.TRIAL, [], {}
         else:
+            assert params is not None  # one of the two, checked above
             params, _ = resolve_place(params)
             kind, query, columns = (
                 Subscription.Kind.SEARCH,
@@ -176,15 +176,19 @@ def subscription_subscribe_confirmed(
             query_key=key,
             defaults={"query": query, "frequency": frequency, **compile_search(params)},
         )
-        if subscription.status == SubscriptionStatus.PENDING:
-            subscription.status = SubscriptionStatus.ACTIVE
-            subscription.confirmed_at = timezone.now()
-            # Only what happens from now on, as for a confirmed subscription.
-            subscription.matched_from_version = (
-                TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
-            )
-            subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
+        _activate(subscription)
     return subscription, created
+
+
+def _activate(subscription: Subscription) -> None:
+    """A pending subscription (row locked by the caller) becomes active, for what happens from
+    now on: not the trials imported before it was confirmed. Any other status stays."""
+    if subscription.status != SubscriptionStatus.PENDING:
+        return
+    subscription.status = SubscriptionStatus.ACTIVE
+    subscription.confirmed_at = timezone.now()
+    subscription.matched_from_version = TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
+    subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
 
 
 def _link(name: str, *args, language: str) -> str:
@@ -224,9 +228,7 @@ def _queue_confirmation(subscription: Subscription) -> None:
 def subscription_confirm(token: str) -> Subscription | None:
     """Follow the signed confirmation link; None when tampered, expired or gone."""
     try:
-        subscription_id = signing.loads(
-            token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE.total_seconds()
-        )
+        subscription_id = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
     except signing.BadSignature:
         return None
     with transaction.atomic():
@@ -238,14 +240,7 @@ def subscription_confirm(token: str) -> Subscription | None:
         )
         if subscription is None:
             return None
-        if subscription.status == SubscriptionStatus.PENDING:
-            subscription.status = SubscriptionStatus.ACTIVE
-            subscription.confirmed_at = timezone.now()
-            # Only what happens from now on: not the trials imported before confirming.
-            subscription.matched_from_version = (
-                TrialVersion.objects.aggregate(m=Max("id"))["m"] or 0
-            )
-            subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
+        _activate(subscription)
     return subscription
 
 
@@ -497,53 +492,6 @@ def match_new_versions(limit_batches: int | None = None) -> int:
     return written
 
 
-def naive_match(
-    version_ids: list[int], subscription_ids: list[int] | None = None
-) -> set[tuple[int, int]]:
-    """The way not to do it, kept for the benchmark: run each saved search as its own query
-    (the page's WHERE clause over the whole table) and keep the trials that the versions
-    announce. Returns the (subscription, trial) pairs, as match_new_versions would write them
-    for these versions."""
-    from django.http import QueryDict
-
-    from trials.search import _refs_and_args, parse_params
-
-    # What the versions announce: new or just opened trials that are open now.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT v.id, v.trial_id FROM trials_trialversion v
-                  JOIN trials_trial t ON t.id = v.trial_id
-                 WHERE v.id = ANY(%(ids)s)
-                   AND t.overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING')
-                   AND {NEW_OR_OPENED_SQL}""",
-            {"ids": list(version_ids)},
-        )
-        announced = cursor.fetchall()
-    subscriptions = Subscription.objects.filter(kind="search", status="active")
-    if subscription_ids is not None:
-        subscriptions = subscriptions.filter(id__in=subscription_ids)
-    pairs: set[tuple[int, int]] = set()
-    for subscription in subscriptions.order_by("id"):
-        data = QueryDict(mutable=True)
-        for key, value in subscription.query:
-            data.appendlist(key, value)
-        params, _ = parse_params(data, lang=subscription.language)
-        params, _ = resolve_place(params)
-        compiled = page_compiled(params)
-        if params.q and compiled is None:
-            continue
-        refs, args = _refs_and_args(params, compiled)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT t.id FROM trials_trial t WHERE {filter_sql(refs)}", args)
-            found = {row[0] for row in cursor.fetchall()}
-        pairs.update(
-            (subscription.id, trial_id)
-            for version_id, trial_id in announced
-            if trial_id in found and version_id > subscription.matched_from_version
-        )
-    return pairs
-
-
 # --- sending -------------------------------------------------------------------------------------
 
 
@@ -615,7 +563,7 @@ def _digest_context(subscriber: Subscriber, matches: list[AlertMatch], frequency
             subscription = items[0].subscription
             point = (
                 geo.Point(subscription.latitude, subscription.longitude, subscription.place_label)
-                if subscription.latitude is not None
+                if subscription.latitude is not None and subscription.longitude is not None
                 else None
             )
             nearest = nearest_sites([m.trial_id for m in items], point)
@@ -652,6 +600,11 @@ def _digest_context(subscriber: Subscriber, matches: list[AlertMatch], frequency
             "notifications:manage", manage_token(subscriber), language=subscriber.language
         ),
     }
+
+
+def match_after_import(sender=None, **kwargs) -> None:
+    """trials.signals.trials_imported: new and changed trials are matched in a worker."""
+    enqueue_matching()
 
 
 def enqueue_matching() -> None:

@@ -17,6 +17,7 @@ import time
 import uuid
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -27,7 +28,7 @@ from django.db import (
     connections,
     transaction,
 )
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -51,10 +52,10 @@ def queue_email(
     name: str,
     *,
     to: str,
-    context: dict,
+    context: dict[str, Any],
     language: str,
     erase_key: str = "",
-    headers: dict | None = None,
+    headers: dict[str, str] | None = None,
     reply_to: str = "",
 ) -> OutgoingEmail:
     """Render, store and (after commit) enqueue one email."""
@@ -97,7 +98,8 @@ def enqueue(email_id: int) -> bool:
 
 
 def backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    delay: timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_MAX)
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -216,7 +218,7 @@ def sweep(limit: int = 500) -> list[int]:
     return handed
 
 
-def retry_now(queryset) -> int:
+def retry_now(queryset: QuerySet[OutgoingEmail]) -> int:
     """Admin action: failed or waiting emails go back to the queue at once."""
     ids = list(
         queryset.filter(status__in=[EmailStatus.FAILED, EmailStatus.QUEUED]).values_list(

@@ -10,6 +10,7 @@ urlpatterns = [
     path("alerts/confirm/<str:token>/", views.confirm, name="confirm"),
     path("alerts/manage/<str:token>/", views.manage, name="manage"),
     path("alerts/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("alerts/one-click/<str:token>/", views.one_click_alert, name="one-click-alert"),
     path("alerts/webhook/bounce/", views.bounce_webhook, name="bounce-webhook"),
     path("trials/feed/", views.feed, name="feed"),
 ]

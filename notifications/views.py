@@ -10,7 +10,7 @@ from django.contrib.syndication.views import Feed
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.feedgenerator import Atom1Feed
@@ -19,13 +19,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config import ratelimit
+from config.db import replica_reads
 from config.jsonbody import BadJSON, loads_object
 from config.outage import survives_db_outage
 from config.privacy import private_page
-from notifications import alerts
+from notifications import alerts, one_click
 from notifications.forms import AlertForm, FrequencyForm
 from notifications.models import Subscription, SubscriptionStatus
-from trials.ctgov import NCT_RE, clean_controls
+from trials.ctgov import clean_controls
 from trials.models import Trial
 from trials.search import parse_params, resolve_place, search_trials
 
@@ -95,9 +96,7 @@ def subscribe_search(request):
 @survives_db_outage(shown={"email": AlertForm.base_fields["email"].label})
 @require_http_methods(["GET", "POST"])
 def subscribe_trial(request, nct_id):
-    if not NCT_RE.match(nct_id.upper()):
-        return render(request, "404.html", status=404)
-    trial = get_object_or_404(Trial, nct_id=nct_id.upper())
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     form = AlertForm(request.POST or None, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         return _subscribe(request, form, trial=trial)
@@ -308,4 +307,43 @@ class SearchFeed(Feed):
         return trial.first_seen_at
 
 
-feed = SearchFeed()
+# Reads only, the same for everyone: from the read replica when there is one.
+feed = replica_reads(SearchFeed())
+
+
+# --- one-click alerts from the "not eligible" email ----------------------------------------
+
+
+@private_page
+@survives_db_outage
+@require_http_methods(["GET", "POST"])
+def one_click_alert(request, token):
+    """A single "Send me alerts" button: the address is the inquiry's, already proven by the
+    email that carried the link, so the alert is on at once (no second confirmation)."""
+    found = one_click.read_token(token)
+    recipient = one_click.recipient(found[0]) if found is not None else None
+    if found is None or recipient is None:
+        return render(
+            request, "notifications/one_click_alert.html", {"state": "invalid"}, status=400
+        )
+    params = found[1]
+    preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
+    resolved, _suggestion = resolve_place(params)
+    if resolved.point:
+        preview.place_label = resolved.point.label
+        preview.radius_km = resolved.radius_km
+    ctx = {
+        "state": "ask",
+        "description": alerts.describe_subscription(preview, translation.get_language() or "en"),
+    }
+    if request.method == "POST":
+        subscription, _created = alerts.subscription_subscribe_confirmed(
+            email=recipient.email, language=recipient.language, params=params
+        )
+        ctx.update(
+            state="done",
+            manage_url=reverse(
+                "notifications:manage", args=[alerts.manage_token(subscription.subscriber)]
+            ),
+        )
+    return render(request, "notifications/one_click_alert.html", ctx)

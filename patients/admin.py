@@ -45,6 +45,7 @@ from patients.models import (
     StaffProfile,
     StatusEmail,
     allowed_transitions,
+    coordinated_sites,
 )
 from trials.models import CoordinatorStatus, Site, Trial
 
@@ -496,10 +497,9 @@ class InquiryAdmin(admin.ModelAdmin):
     def response_times_view(self, request):
         if not self.has_view_permission(request):
             raise Http404
-        if request.user.is_superuser:
-            sites = Site.objects.filter(pk__in=Inquiry.objects.values("site_id"))
-        else:
-            sites = Site.objects.filter(coordinators__user=request.user)
+        sites = coordinated_sites(request.user)
+        if request.user.is_superuser:  # every site of the registry is too many: those asked
+            sites = sites.filter(pk__in=Inquiry.objects.values("site_id"))
         sites = sites.select_related("trial").order_by("trial__nct_id", "facility")
         ctx = {
             **self.admin_site.each_context(request),
@@ -643,7 +643,7 @@ class PrescreenQuestionAdmin(admin.ModelAdmin):
     def _trials(self, request):
         if request.user.is_superuser:
             return Trial.objects.all()
-        return Trial.objects.filter(sites__coordinators__user=request.user).distinct()
+        return Trial.objects.filter(sites__in=coordinated_sites(request.user)).distinct()
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -729,9 +729,9 @@ class CoordinatedSiteAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).filter(removed_at__isnull=True)
-        if request.user.is_superuser:
+        if request.user.is_superuser:  # the sites somebody coordinates
             return queryset.filter(pk__in=SiteCoordinator.objects.values("site_id"))
-        return queryset.filter(coordinators__user=request.user)
+        return queryset.filter(pk__in=coordinated_sites(request.user))
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)

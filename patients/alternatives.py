@@ -10,18 +10,16 @@ import datetime
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.core import signing
-from django.http import QueryDict
 from django.urls import reverse
 
-from config.i18n import absolute_url
+from notifications import one_click
+from patients.models import Inquiry
 from trials import geo
 from trials.models import Site, Trial
 from trials.search import (
     SearchParams,
     TrialHit,
     fold,
-    parse_params,
     resolve_place,
     search_trials,
 )
@@ -118,7 +116,7 @@ def alternatives_for(
         return None
     point = resolve_place(SearchParams(near=place.strip()[:200]))[0].point
     specific = specific_conditions(trial)
-    first = None
+    first: SearchParams | None = None
     for query in condition_queries(term):
         params = SearchParams(
             q=query,
@@ -140,7 +138,7 @@ def alternatives_for(
             if hits:
                 return Alternatives(hits=hits[:limit], params=attempt, widened=index > 0)
         first = first or params
-    return Alternatives(hits=[], params=first)
+    return Alternatives(hits=[], params=first or SearchParams(q=term))
 
 
 def alternatives_for_inquiry(inquiry, *, limit: int = 4) -> Alternatives | None:
@@ -153,35 +151,21 @@ def alternatives_for_inquiry(inquiry, *, limit: int = 4) -> Alternatives | None:
     )
 
 
-# --- the one-click alert link --------------------------------------------------------------------
+# --- the one-click alert link (notifications.one_click) -----------------------------------------
 
 
 def one_click_token(inquiry, params: SearchParams) -> str:
     """Names the inquiry (by its public id, never the address) and the search to follow."""
-    return signing.dumps(
-        {"i": str(inquiry.public_id), "s": params.to_query()}, salt=ONE_CLICK_SALT, compress=True
-    )
+    return one_click.make_token(str(inquiry.public_id), params)
 
 
 def one_click_url(inquiry, params: SearchParams) -> str:
-    return absolute_url(
-        "patients:one-click-alert",
-        one_click_token(inquiry, params),
-        language=inquiry.email_language,
-    )
+    return one_click.make_url(str(inquiry.public_id), params, language=inquiry.email_language)
 
 
-def read_one_click_token(token: str) -> tuple[str, SearchParams] | None:
-    """(inquiry public id, search) of a valid, unexpired link."""
-    try:
-        data = signing.loads(token, salt=ONE_CLICK_SALT, max_age=ONE_CLICK_MAX_AGE.total_seconds())
-        public_id, pairs = str(data["i"]), data["s"]
-        query = QueryDict(mutable=True)
-        for key, value in pairs:
-            query.appendlist(str(key), str(value))
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+def one_click_recipient(public_id: str) -> one_click.Recipient | None:
+    """The address of a live inquiry: erased or withdrawn, its links die with it."""
+    inquiry = Inquiry.objects.filter(public_id=public_id, erased_at__isnull=True).first()
+    if inquiry is None or not inquiry.email:
         return None
-    params, _errors = parse_params(query)
-    if not params.q and not params.near:
-        return None
-    return public_id, params
+    return one_click.Recipient(email=inquiry.email, language=inquiry.email_language)

@@ -7,6 +7,10 @@ class PatientsConfig(AppConfig):
     verbose_name = _("Patients and inquiries")
 
     def ready(self):
+        from notifications import one_click
+        from patients.alternatives import one_click_recipient
+
+        one_click.register_recipient_lookup(one_click_recipient)
         from django.contrib.auth.signals import user_logged_in
 
         user_logged_in.connect(_remember_admin_language, dispatch_uid="tf-staff-language")

@@ -19,13 +19,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.emails import queue_email
 from patients.models import EventKind, Inquiry, InquiryEvent, InquiryStatus, SiteCoordinator
 from patients.services import (
-    _headers,
-    _patient_context,
-    _record_email,
     admin_url,
+    inquiry_queue_email,
+    patient_email_context,
 )
 from patients.staff import address_language, staff_language
 from patients.stats import business_days_before
@@ -52,8 +50,13 @@ def due_level(inquiry: Inquiry, now: datetime.datetime) -> int | None:
         )
         if deadline_passed and inquiry.created_at >= now - MAX_AGE:
             return COORDINATORS_TOLD
-    reminded = inquiry.escalation_level == COORDINATORS_TOLD and inquiry.escalated_at
-    if reminded and inquiry.escalated_at < business_days_before(now, TRIAGE_AFTER_BUSINESS_DAYS):
+    escalated_at = inquiry.escalated_at
+    reminded = inquiry.escalation_level == COORDINATORS_TOLD
+    if (
+        reminded
+        and escalated_at
+        and escalated_at < business_days_before(now, TRIAGE_AFTER_BUSINESS_DAYS)
+    ):
         return TRIAGE_TOLD
     return None
 
@@ -142,39 +145,33 @@ def inquiry_escalate(*, inquiry_id: int, from_level: int) -> int:
         if level == COORDINATORS_TOLD:
             for user in coordinators:
                 language = staff_language(user)  # theirs, not the site's country's
-                email = queue_email(
+                inquiry_queue_email(
+                    inquiry,
                     "inquiry-reminder",
                     to=user.email,
                     context=context,
                     language=language,
-                    erase_key=inquiry.erase_key,
-                    headers=_headers(language),
                 )
-                _record_email(inquiry, email)
             kind = EventKind.REMINDED
         else:
             language = address_language(settings.TRIAGE_EMAIL, settings.LANGUAGE_CODE)
-            email = queue_email(
+            inquiry_queue_email(
+                inquiry,
                 "inquiry-escalated",
                 to=settings.TRIAGE_EMAIL,
                 context=context,
                 language=language,
-                erase_key=inquiry.erase_key,
-                headers=_headers(language),
             )
-            _record_email(inquiry, email)
             kind = EventKind.ESCALATED
 
         if from_level == 0:
-            chasing = queue_email(
+            inquiry_queue_email(
+                inquiry,
                 "inquiry-chasing",
                 to=inquiry.email,
-                context=_patient_context(inquiry),
+                context=patient_email_context(inquiry),
                 language=inquiry.email_language,
-                erase_key=inquiry.erase_key,
-                headers=_headers(inquiry.email_language),
             )
-            _record_email(inquiry, chasing)
 
         inquiry.escalation_level = level
         inquiry.escalated_at = now

@@ -9,7 +9,6 @@ or when the retention period after it closed is over (the row stays, anonymous, 
 import uuid
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -57,8 +56,12 @@ def allowed_transitions(current: str) -> list[str]:
     if current == InquiryStatus.WITHDRAWN:
         return []
     if current in OPEN_STATUSES:
-        later = list(OPEN_STATUSES[OPEN_STATUSES.index(current) + 1 :])
-        closing = [InquiryStatus.NOT_ELIGIBLE, InquiryStatus.DECLINED, InquiryStatus.UNREACHABLE]
+        later: list[str] = list(OPEN_STATUSES[OPEN_STATUSES.index(current) + 1 :])
+        closing: list[str] = [
+            InquiryStatus.NOT_ELIGIBLE,
+            InquiryStatus.DECLINED,
+            InquiryStatus.UNREACHABLE,
+        ]
         if current == InquiryStatus.REFERRED:
             closing.insert(0, InquiryStatus.ENROLLED)
         return later + closing
@@ -134,14 +137,23 @@ class PrescreenQuestion(models.Model):
         return {settings.LANGUAGE_CODE: self.text, **{k: v for k, v in translated.items() if v}}
 
 
+def coordinated_sites(user) -> models.QuerySet[Site]:
+    """The sites `user` speaks for: every site for a superuser, else the sites they coordinate.
+    The one rule behind what a coordinator may see in the admin (inquiries, questions, sites,
+    figures): Inquiry.objects.for_coordinator and the admins build on it."""
+    if user.is_superuser:
+        return Site.objects.all()
+    return Site.objects.filter(
+        pk__in=SiteCoordinator.objects.filter(user_id=user.pk).values("site_id")
+    )
+
+
 class InquiryQuerySet(models.QuerySet):
     def for_coordinator(self, user):
         """The inquiries `user` may see: all for a superuser, else those of their sites."""
         if user.is_superuser:
             return self
-        return self.filter(
-            site_id__in=SiteCoordinator.objects.filter(user_id=user.pk).values("site_id")
-        )
+        return self.filter(site__in=coordinated_sites(user))
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
@@ -410,56 +422,6 @@ class CoordinatedSite(Site):
         proxy = True
         verbose_name = _("my site")
         verbose_name_plural = _("my sites")
-
-
-# --- private notes ----------------------------------------------------------------------
-
-
-class SharedNotes(models.Model):
-    """A patient's notes on one trial, encrypted, behind a link and a passcode.
-
-    Neither the link nor the passcode is stored: a database dump gives no working link, and
-    the ciphertext can only be attacked by guessing passcodes at the cost of PBKDF2.
-    """
-
-    # sha256 of the link's token (secrets.token_urlsafe(32)): the link is looked up by it.
-    token_hash = models.CharField(max_length=64, unique=True)
-    trial = models.ForeignKey("trials.Trial", on_delete=models.CASCADE, related_name="+")
-
-    # AES-256-GCM output (with its tag), the IV, and the PBKDF2 parameters the browser used.
-    # Emptied when the link is disabled, so that it can never be released again.
-    ciphertext = models.BinaryField()
-    iv = models.BinaryField()
-    salt = models.BinaryField()
-    iterations = models.PositiveIntegerField()
-    # sha256 of the 256-bit verifier the browser derives from the passcode (a separate HKDF
-    # output from the AES key: the verifier tells nothing about the key).
-    verifier_hash = models.CharField(max_length=64)
-
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-
-    # Wrong passcodes: every one counts towards disabling the link; the recent ones (within
-    # the lock window) decide when it locks.
-    failed_attempts_total = models.PositiveIntegerField(default=0)
-    recent_failures = ArrayField(models.DateTimeField(), default=list, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    disabled_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [
-            # The daily purge: DELETE ... WHERE expires_at <= now.
-            models.Index(fields=["expires_at"], name="sharednotes_expires_idx"),
-        ]
-        verbose_name = _("shared notes")
-        verbose_name_plural = _("shared notes")
-
-    def __str__(self):
-        return f"shared notes #{self.pk} (expires {self.expires_at:%Y-%m-%d})"
-
-    @property
-    def is_disabled(self) -> bool:
-        return self.disabled_at is not None
 
 
 class StaffProfile(models.Model):

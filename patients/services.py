@@ -7,12 +7,15 @@ Patient data never reaches a log line here: log the inquiry id, nothing else.
 import datetime
 import logging
 import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,19 +29,23 @@ from patients.models import (
     InquiryEvent,
     InquiryStatus,
     RoutedTo,
-    SiteCoordinator,
     allowed_transitions,
+    coordinated_sites,
 )
 from patients.staff import address_language
 from trials.models import Contact, ContactRole, Site, Trial
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+# Who acts: a staff user (the admin), or None for the system (escalation, erasure).
+Actor = Any
+
 # Sites read their email in the language of their country when we know it; else English.
 # Kept deliberately small: only the portal's own languages, only where they are the obvious one.
 SITE_LANGUAGES = {"FR": "fr", "IT": "it", "MC": "fr", "SM": "it"}
 # Site contacts first by role: the registry's "contact" is who answers patients.
-ROLE_PREFERENCE = [ContactRole.CONTACT, ContactRole.PRINCIPAL_INVESTIGATOR]
+ROLE_PREFERENCE: list[str] = [ContactRole.CONTACT, ContactRole.PRINCIPAL_INVESTIGATOR]
 WITHDRAW_SALT = "patients.withdraw"
 # A withdraw link works for three years: longer than any inquiry stays open in practice.
 WITHDRAW_MAX_AGE = datetime.timedelta(days=3 * 365)
@@ -75,7 +82,7 @@ def _usable(address: str) -> bool:
     return True
 
 
-def _first_address(contacts) -> str:
+def _first_address(contacts: Iterable[Contact]) -> str:
     ranked = sorted(
         contacts,
         key=lambda c: (
@@ -145,7 +152,7 @@ def status_url(inquiry: Inquiry) -> str:
 def inquiry_from_token(token: str, *, salt: str, max_age: datetime.timedelta) -> Inquiry | None:
     """The inquiry a signed link names; None when the link is tampered, expired or unknown."""
     try:
-        public_id = uuid.UUID(signing.loads(token, salt=salt, max_age=max_age.total_seconds()))
+        public_id = uuid.UUID(signing.loads(token, salt=salt, max_age=max_age))
     except (signing.BadSignature, ValueError, TypeError, AttributeError):
         return None
     return Inquiry.objects.select_related("trial", "site").filter(public_id=public_id).first()
@@ -155,11 +162,7 @@ def admin_url(inquiry: Inquiry) -> str:
     return settings.SITE_URL + reverse("admin:patients_inquiry_change", args=[inquiry.pk])
 
 
-def _headers(language: str) -> dict:
-    return {"Content-Language": language}
-
-
-def _email_context(inquiry: Inquiry, *, language: str, **extra) -> dict:
+def _email_context(inquiry: Inquiry, *, language: str, **extra: Any) -> dict[str, Any]:
     """Links in the recipient's `language` (the trial page; the admin has one language)."""
     return {
         "inquiry": inquiry,
@@ -171,7 +174,7 @@ def _email_context(inquiry: Inquiry, *, language: str, **extra) -> dict:
     }
 
 
-def _patient_context(inquiry: Inquiry, **extra) -> dict:
+def patient_email_context(inquiry: Inquiry, **extra: Any) -> dict[str, Any]:
     """Every email to the patient links to their status page and to withdrawal."""
     return _email_context(
         inquiry,
@@ -182,15 +185,41 @@ def _patient_context(inquiry: Inquiry, **extra) -> dict:
     )
 
 
-def _record_email(inquiry: Inquiry, email: OutgoingEmail) -> None:
-    """The timeline shows the email's template and live status (see the admin)."""
-    InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.EMAIL, email=email)
+def inquiry_queue_email(
+    inquiry: Inquiry,
+    name: str,
+    *,
+    to: str,
+    language: str,
+    context: dict[str, Any],
+    reply_to: str = "",
+    erased_with_inquiry: bool = True,
+    record: bool = True,
+) -> OutgoingEmail:
+    """Queue one email about an inquiry, in `language` (said in Content-Language too).
+
+    It is erased with the patient's data unless erased_with_inquiry=False (a notice that holds
+    none, sent after the erasure). The inquiry's timeline shows it with its live status (the
+    admin) unless record=False: the caller records it in an event of its own.
+    """
+    email = queue_email(
+        name,
+        to=to,
+        context=context,
+        language=language,
+        erase_key=inquiry.erase_key if erased_with_inquiry else "",
+        headers={"Content-Language": language},
+        reply_to=reply_to,
+    )
+    if record:
+        InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.EMAIL, email=email)
+    return email
 
 
 # --- the same form post twice ---------------------------------------------------------------------
 
 
-def submitted(submission_key) -> InquiryEvent | None:
+def submitted(submission_key: uuid.UUID | str | None) -> InquiryEvent | None:
     """The event a form post already made, or None: the post is being sent again (a retry after
     a database restart, a double click, "Try again" on the 503 page) and must change nothing."""
     if not submission_key:
@@ -202,7 +231,11 @@ def submitted(submission_key) -> InquiryEvent | None:
     )
 
 
-def _unless_repeated(submission_key, write, answer):
+def _unless_repeated(
+    submission_key: uuid.UUID | str | None,
+    write: Callable[[], T],
+    answer: Callable[[InquiryEvent], T],
+) -> T:
     """write() once per form post; a post sent again gets answer(event of the first)."""
     done = submitted(submission_key)
     if done is None:
@@ -223,13 +256,13 @@ def inquiry_create(
     *,
     trial: Trial,
     site: Site,
-    data: dict,
+    data: dict[str, str],
     language: str,
     consent_text: str,
     consent_version: str,
-    prescreen: dict | None = None,
+    prescreen: dict[str, Any] | None = None,
     near: str = "",
-    submission_key=None,
+    submission_key: uuid.UUID | str | None = None,
 ) -> Inquiry:
     """Save a patient's inquiry and queue its two emails, all in one transaction.
 
@@ -260,7 +293,16 @@ def inquiry_create(
 
 
 def _inquiry_create(
-    *, trial, site, data, language, consent_text, consent_version, prescreen, near, submission_key
+    *,
+    trial: Trial,
+    site: Site,
+    data: dict[str, str],
+    language: str,
+    consent_text: str,
+    consent_version: str,
+    prescreen: dict[str, Any] | None,
+    near: str,
+    submission_key: uuid.UUID | str | None,
 ) -> Inquiry:
     if not trial.is_open:
         raise InquiryRefused("trial not recruiting")
@@ -293,25 +335,21 @@ def _inquiry_create(
             submission_key=submission_key,
         )
         team_language = site_language(inquiry)
-        to_team = queue_email(
+        inquiry_queue_email(
+            inquiry,
             "inquiry-to-site",
             to=routed_email,
             context=_email_context(inquiry, language=team_language),
             language=team_language,
-            erase_key=inquiry.erase_key,
-            headers=_headers(team_language),
             reply_to=inquiry.email,
         )
-        _record_email(inquiry, to_team)
-        copy = queue_email(
+        inquiry_queue_email(
+            inquiry,
             "inquiry-copy",
             to=inquiry.email,
-            context=_patient_context(inquiry),
+            context=patient_email_context(inquiry),
             language=inquiry.email_language,
-            erase_key=inquiry.erase_key,
-            headers=_headers(inquiry.email_language),
         )
-        _record_email(inquiry, copy)
     log.info("inquiry %s created, routed to %s", inquiry.pk, routed_to)
     return inquiry
 
@@ -324,7 +362,13 @@ def _locked(inquiry: Inquiry) -> Inquiry:
 
 
 def _set_status(
-    inquiry: Inquiry, to_status: str, *, actor, text: str = "", kind=None, submission_key=None
+    inquiry: Inquiry,
+    to_status: str,
+    *,
+    actor: Actor | None,
+    text: str = "",
+    kind: str | None = None,
+    submission_key: uuid.UUID | str | None = None,
 ) -> None:
     now = timezone.now()
     from_status = inquiry.status
@@ -354,7 +398,12 @@ def _set_status(
 
 
 def inquiry_change_status(
-    *, inquiry: Inquiry, to_status: str, actor, note: str = "", submission_key=None
+    *,
+    inquiry: Inquiry,
+    to_status: str,
+    actor: Actor | None,
+    note: str = "",
+    submission_key: uuid.UUID | str | None = None,
 ) -> Inquiry:
     """Move an inquiry along the workflow; the timeline records who, when, from and to.
 
@@ -363,7 +412,7 @@ def inquiry_change_status(
     again (its submission key) changes nothing.
     """
 
-    def write():
+    def write() -> Inquiry:
         with transaction.atomic():
             locked = _locked(inquiry)
             if locked.is_erased or to_status not in allowed_transitions(locked.status):
@@ -395,19 +444,16 @@ def _queue_status_email(inquiry: Inquiry) -> OutgoingEmail | None:
                 "alternatives": found,
                 "alert_url": alternatives.one_click_url(inquiry, found.params),
             }
-    email = queue_email(
+    return inquiry_queue_email(
+        inquiry,
         "inquiry-status",
         to=inquiry.email,
-        context=_patient_context(inquiry, subject=subject, body=body, **extra),
+        context=patient_email_context(inquiry, subject=subject, body=body, **extra),
         language=language,
-        erase_key=inquiry.erase_key,
-        headers=_headers(language),
     )
-    _record_email(inquiry, email)
-    return email
 
 
-def inquiries_mark_contacted(*, inquiries, actor) -> int:
+def inquiries_mark_contacted(*, inquiries: QuerySet[Inquiry], actor: Actor) -> int:
     """Bulk action: every "new" inquiry of `inquiries` becomes "contacted"; returns how many."""
     count = 0
     for inquiry in inquiries.filter(status=InquiryStatus.NEW, erased_at__isnull=True):
@@ -419,13 +465,13 @@ def inquiries_mark_contacted(*, inquiries, actor) -> int:
     return count
 
 
-def can_be_assigned(user, site: Site) -> bool:
+def can_be_assigned(user: Actor, site: Site) -> bool:
     if not user.is_active or not user.is_staff:
         return False
-    return user.is_superuser or SiteCoordinator.objects.filter(user=user, site=site).exists()
+    return coordinated_sites(user).filter(pk=site.pk).exists()
 
 
-def inquiry_assign(*, inquiry: Inquiry, assignee, actor) -> Inquiry:
+def inquiry_assign(*, inquiry: Inquiry, assignee: Actor | None, actor: Actor) -> Inquiry:
     """Give the inquiry to a coordinator of its site (or to nobody, with None)."""
     with transaction.atomic():
         locked = _locked(inquiry)
@@ -444,10 +490,12 @@ def inquiry_assign(*, inquiry: Inquiry, assignee, actor) -> Inquiry:
     return locked
 
 
-def inquiry_add_note(*, inquiry: Inquiry, actor, text: str, submission_key=None) -> InquiryEvent:
+def inquiry_add_note(
+    *, inquiry: Inquiry, actor: Actor, text: str, submission_key: uuid.UUID | str | None = None
+) -> InquiryEvent:
     """An internal note, seen by the site's coordinators only (once per form post)."""
 
-    def write():
+    def write() -> InquiryEvent:
         with transaction.atomic():
             locked = _locked(inquiry)
             if locked.is_erased:
@@ -463,23 +511,34 @@ def inquiry_add_note(*, inquiry: Inquiry, actor, text: str, submission_key=None)
     return _unless_repeated(submission_key, write, lambda done: done)
 
 
-def inquiry_reply(*, inquiry: Inquiry, actor, message: str, submission_key=None) -> OutgoingEmail:
+def _reply_email(event: InquiryEvent) -> OutgoingEmail:
+    assert event.email is not None  # a REPLY event always holds its email
+    return event.email
+
+
+def inquiry_reply(
+    *,
+    inquiry: Inquiry,
+    actor: Actor,
+    message: str,
+    submission_key: uuid.UUID | str | None = None,
+) -> OutgoingEmail:
     """Email the patient through the outbox; the reply goes in the timeline, and a reply to a
     "new" inquiry is its first contact. The same form post sent again sends nothing more."""
 
-    def write():
+    def write() -> OutgoingEmail:
         with transaction.atomic():
             locked = _locked(inquiry)
             if locked.is_erased or locked.status == InquiryStatus.WITHDRAWN:
                 raise TransitionRefused("the patient withdrew")
-            email = queue_email(
+            email = inquiry_queue_email(
+                locked,
                 "inquiry-reply",
                 to=locked.email,
-                context=_patient_context(locked, message=message.strip()),
+                context=patient_email_context(locked, message=message.strip()),
                 language=locked.email_language,
-                erase_key=locked.erase_key,
-                headers=_headers(locked.email_language),
                 reply_to=actor.email if actor.email else locked.routed_email,
+                record=False,  # the REPLY event below holds it, with the message
             )
             InquiryEvent.objects.create(
                 inquiry=locked,
@@ -494,7 +553,7 @@ def inquiry_reply(*, inquiry: Inquiry, actor, message: str, submission_key=None)
                 _set_status(locked, InquiryStatus.CONTACTED, actor=actor)
         return email
 
-    return _unless_repeated(submission_key, write, lambda done: done.email)
+    return _unless_repeated(submission_key, write, _reply_email)
 
 
 # --- withdrawal and erasure ----------------------------------------------------------------------
@@ -519,14 +578,14 @@ def inquiry_withdraw(*, inquiry: Inquiry) -> bool:
         _erase(locked)
         if team_may_have_it:
             language = site_language(locked)
-            notice = queue_email(
+            inquiry_queue_email(
+                locked,
                 "inquiry-withdrawn",
                 to=locked.routed_email,
                 context=_email_context(locked, language=language),
                 language=language,
-                headers=_headers(language),
+                erased_with_inquiry=False,  # sent after the erasure, and holds no patient data
             )
-            _record_email(locked, notice)
     log.info("inquiry %s withdrawn by the patient", locked.pk)
     return True
 
@@ -560,7 +619,7 @@ def inquiry_erase(*, inquiry: Inquiry) -> bool:
     return True
 
 
-def inquiries_due_for_erasure(*, now: datetime.datetime | None = None):
+def inquiries_due_for_erasure(*, now: datetime.datetime | None = None) -> QuerySet[Inquiry]:
     """Closed inquiries whose retention period is over and whose data is still there."""
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(days=settings.INQUIRY_RETENTION_DAYS)

@@ -16,11 +16,14 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
 
+from config.db import wait_for_replica
 from config.i18n import absolute_url
 from notifications.emails import queue_email
-from patients.models import SiteConfirmation, SiteCoordinator
+from patients.models import SiteConfirmation, SiteCoordinator, coordinated_sites
 from patients.staff import staff_language
+from trials.engine import update_on_commit
 from trials.models import FRESH_DAYS, OPEN_STATUSES, CoordinatorStatus, Site, Trial
 from trials.search import bump_search_generation
 
@@ -38,10 +41,15 @@ class ConfirmRefused(Exception):
     """The user may not speak for this site (not, or no longer, one of its coordinators)."""
 
 
+def site_name(site: Site) -> str:
+    """A site as a patient or a team names it: the facility, else its town."""
+    return site.facility or site.place or str(_("Study site"))
+
+
 def may_confirm(user, site: Site) -> bool:
     if user is None or not user.is_active or not user.is_staff:
         return False
-    return user.is_superuser or SiteCoordinator.objects.filter(user=user, site=site).exists()
+    return coordinated_sites(user).filter(pk=site.pk).exists()
 
 
 def fresh_since(now: datetime.datetime | None = None) -> datetime.datetime:
@@ -77,9 +85,17 @@ def site_confirm(*, site: Site, user, status: str, via: str = SiteConfirmation.V
             site=locked, user=user, status=status, previous_status=previous, via=via, created_at=now
         )
         trial_refresh_confirmation(trial_id=locked.trial_id)
-        transaction.on_commit(bump_search_generation)
+        update_on_commit([locked.trial_id])  # "near" and the freshness rank read the index
+        transaction.on_commit(_bump_when_replicated)
     log.info("site %s: %s, confirmed by user %s via %s", locked.pk, status, user.pk, via)
     return locked
+
+
+def _bump_when_replicated() -> None:
+    # Searches read from the replica: bump once it has the change, or a search run in between
+    # would cache the old site status under the new generation.
+    wait_for_replica()
+    bump_search_generation()
 
 
 def trial_refresh_confirmation(*, trial_id: int) -> None:
@@ -119,7 +135,7 @@ def read_confirm_token(token: str) -> tuple[Site, object] | None:
 
     try:
         site_id, user_id, user_key = signing.loads(
-            token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE.total_seconds()
+            token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE
         )
     except (signing.BadSignature, ValueError, TypeError):
         return None

@@ -6,6 +6,7 @@ erasure of the patients' data.
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Aggregate, Count, DurationField, F
 from django.db.models.functions import TruncWeek
@@ -92,7 +93,7 @@ def response_times(sites, now: datetime.datetime | None = None) -> list[SiteFigu
         datetime.datetime.combine(starts[0], datetime.time.min), timezone.get_current_timezone()
     )
     figures = {site.pk: SiteFigures(site=site) for site in sites}
-    labels = dict(InquiryStatus.choices)
+    labels: dict[str, str] = {value: str(label) for value, label in InquiryStatus.choices}
 
     counts = (
         Inquiry.objects.filter(site__in=sites)
@@ -119,18 +120,18 @@ def response_times(sites, now: datetime.datetime | None = None) -> list[SiteFigu
         )
         .order_by()
     )
-    weekly: dict[tuple[int, datetime.date], dict] = {}
-    for row in rows:
-        weekly[(row["site_id"], timezone.localtime(row["week"]).date())] = row
+    weekly: dict[tuple[int, datetime.date], dict[str, Any]] = {}
+    for week_row in rows:
+        weekly[(week_row["site_id"], timezone.localtime(week_row["week"]).date())] = dict(week_row)
     for site_id, figure in figures.items():
         for start in starts:
-            row = weekly.get((site_id, start), {})
+            week_figures = weekly.get((site_id, start), {})
             figure.weeks.append(
                 Week(
                     start=start,
-                    submitted=row.get("submitted", 0),
-                    contacted=row.get("contacted", 0),
-                    median=row.get("median"),
+                    submitted=week_figures.get("submitted", 0),
+                    contacted=week_figures.get("contacted", 0),
+                    median=week_figures.get("median"),
                 )
             )
         figure.chart = chart(figure.weeks)

@@ -11,7 +11,7 @@ import re
 from django.utils import translation
 
 from patients.models import STATUS_EMAIL_PLACEHOLDERS, Inquiry, StatusEmail
-from patients.templatetags.patients_tags import site_name
+from patients.sites import site_name
 
 PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 
@@ -32,7 +32,7 @@ def fill(text: str, values: dict[str, str]) -> str:
 def values_for(inquiry: Inquiry) -> dict[str, str]:
     return {
         "first_name": inquiry.first_name,
-        "site": str(site_name(inquiry.site)),
+        "site": site_name(inquiry.site),
         "trial": inquiry.trial.title,
         "nct_id": inquiry.trial.nct_id,
     }

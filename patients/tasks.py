@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from patients import escalation, notes, services, sites
+from patients import escalation, services, sites
 
 
 @shared_task(ignore_result=True)
@@ -51,13 +51,3 @@ def escalate_overdue_inquiries() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def escalate_inquiry(inquiry_id: int, from_level: int) -> int:
     return escalation.inquiry_escalate(inquiry_id=inquiry_id, from_level=from_level)
-
-
-# --- private notes ----------------------------------------------------------------------
-
-
-@shared_task(ignore_result=True)
-def purge_expired_shares() -> int:
-    # One DELETE rather than a fan-out: nothing else happens per row, and running it twice
-    # deletes nothing more.
-    return notes.purge_expired_shares()

@@ -4,40 +4,28 @@ Patient data travels only in POST bodies (never in URLs) and is never logged; pa
 comes back to are addressed by signed tokens, never by an inquiry's sequential id.
 """
 
-import base64
-import math
 import uuid
 
-from django.contrib import messages
 from django.core import signing
-from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
+from django.utils.functional import Promise
 from django.utils.http import urlencode
-from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from config import ratelimit
-from config.jsonbody import BadJSON, loads_object
 from config.outage import survives_db_outage
 from config.privacy import private, private_page
-from config.ratelimit import Limit, check, client_ip
-from notifications import alerts
-from notifications.models import Subscription
-from patients import alternatives, notes, services, sites
+from patients import alternatives, services, sites
 from patients.consent import CONSENT_TEXT, CONSENT_VERSION
 from patients.forms import (
-    MALFORMED,
     MAY_NOT_BE_ELIGIBLE,
-    TOO_LARGE,
     ContactForm,
-    NoteForm,
     PrescreenForm,
-    ShareForm,
 )
 from patients.models import (
     EventKind,
@@ -47,27 +35,15 @@ from patients.models import (
     SiteConfirmation,
 )
 from trials import geo
-from trials.ctgov import NCT_RE
 from trials.eligibility import split_eligibility
 from trials.models import CoordinatorStatus, Site, SiteStatus, Trial
-from trials.search import resolve_place
+from trials.plain import plain_read
 
 # Enough for a family contacting a few trials; too few for a flood.
 CONTACT_PER_IP = ratelimit.Limit("contact-ip", 5, 3600)
 CONTACT_PER_EMAIL = ratelimit.Limit("contact-email", 3, 86400)
 SENT_SALT = "patients.sent"
 SENT_MAX_AGE = 24 * 3600
-
-
-def _trial(nct_id: str) -> Trial:
-    nct_id = nct_id.upper()
-    if not NCT_RE.match(nct_id):
-        raise Http404("not an NCT number")
-    return get_object_or_404(Trial, nct_id=nct_id)
-
-
-def _place(near: str) -> geo.Point | None:
-    return (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
 
 
 # Sites recruiting now come before those about to, and those the registry gives no status last.
@@ -120,9 +96,9 @@ def _back_query(near: str) -> str:
 @sensitive_variables("form", "data")
 @require_http_methods(["GET", "POST"])
 def contact(request, nct_id):
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
-    point = _place(near)
+    point = geo.place(near)
     sites = recruiting_sites(trial, point)
     questions = PrescreenQuestion.objects.filter(trial=trial, active=True)
     ctx = {
@@ -214,7 +190,7 @@ def contact(request, nct_id):
 
 @require_safe
 def sent(request, nct_id, token):
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     try:
         site_id = signing.loads(token, salt=SENT_SALT, max_age=SENT_MAX_AGE)
     except signing.BadSignature:
@@ -253,7 +229,7 @@ def withdraw(request, token):
 # --- the patient's status page ------------------------------------------------------------
 
 # Each status in a patient's words, with what happens next.
-PATIENT_STATUS = {
+PATIENT_STATUS: dict[str, tuple[Promise, Promise]] = {
     InquiryStatus.NEW: (
         gettext_lazy("Sent to the research team"),
         gettext_lazy(
@@ -309,7 +285,7 @@ PATIENT_STATUS = {
         gettext_lazy("You withdrew your inquiry and your details were erased."),
     ),
 }
-PATIENT_EVENTS = {
+PATIENT_EVENTS: dict[str, Promise] = {
     EventKind.SUBMITTED: gettext_lazy("You sent your message to the research team"),
     EventKind.REPLY: gettext_lazy("The research team wrote to you by email"),
     EventKind.REMINDED: gettext_lazy("No answer yet: we reminded the research team"),
@@ -323,8 +299,11 @@ def patient_timeline(inquiry: Inquiry) -> list[dict]:
     texts, emails or who did it."""
     shown = []
     for event in inquiry.events.all():
+        label: Promise | None = None
         if event.kind == EventKind.STATUS_CHANGE:
-            label = PATIENT_STATUS.get(event.to_status, ("", ""))[0]
+            label = (
+                PATIENT_STATUS[event.to_status][0] if event.to_status in PATIENT_STATUS else None
+            )
         else:
             label = PATIENT_EVENTS.get(event.kind)
         if label:
@@ -392,7 +371,7 @@ PRINT_SITES = 5
 
 
 def _render_print(request, trial: Trial, near: str, answers: list[dict]):
-    point = _place(near)
+    point = geo.place(near)
     inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
     if not inclusion and not exclusion and trial.eligibility_criteria:
         inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
@@ -406,6 +385,7 @@ def _render_print(request, trial: Trial, near: str, answers: list[dict]):
         "answers": answers,
         "printed_on": timezone.now(),
         "trial_url": request.build_absolute_uri(trial.get_absolute_url()),
+        "plain_read": plain_read(trial),
     }
     return render(request, "trials/print.html", ctx)
 
@@ -417,7 +397,7 @@ def trial_print(request, nct_id):
     """GET: the trial's summary to take to a doctor. POST (from the contact page): the same,
     with the pre-screening answers just typed, which are shown and never stored or put in a
     URL."""
-    trial = _trial(nct_id)
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
     near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
     if request.method == "GET":
         return _render_print(request, trial, near, [])
@@ -451,295 +431,3 @@ def site_confirm(request, token):
         )
         ctx.update(state="done", site=site)
     return render(request, "patients/site_confirm.html", ctx)
-
-
-# --- one-click alerts from the "not eligible" email ----------------------------------------
-
-
-@private_page
-@survives_db_outage
-@require_http_methods(["GET", "POST"])
-def one_click_alert(request, token):
-    """A single "Send me alerts" button: the address is the inquiry's, already proven by the
-    email that carried the link, so the alert is on at once (no second confirmation)."""
-    found = alternatives.read_one_click_token(token)
-    inquiry = None
-    if found is not None:
-        inquiry = Inquiry.objects.filter(public_id=found[0], erased_at__isnull=True).first()
-    if inquiry is None or not inquiry.email:
-        return render(request, "patients/one_click_alert.html", {"state": "invalid"}, status=400)
-    params = found[1]
-    preview = Subscription(query=params.to_query(), kind=Subscription.Kind.SEARCH)
-    resolved, _suggestion = resolve_place(params)
-    if resolved.point:
-        preview.place_label = resolved.point.label
-        preview.radius_km = resolved.radius_km
-    ctx = {
-        "state": "ask",
-        "description": alerts.describe_subscription(preview, get_language() or "en"),
-    }
-    if request.method == "POST":
-        subscription, _created = alerts.subscription_subscribe_confirmed(
-            email=inquiry.email, language=inquiry.email_language, params=params
-        )
-        ctx.update(
-            state="done",
-            manage_url=reverse(
-                "notifications:manage", args=[alerts.manage_token(subscription.subscriber)]
-            ),
-        )
-    return render(request, "patients/one_click_alert.html", ctx)
-
-
-# --- private notes ----------------------------------------------------------------------
-
-# Per visitor, on top of the per-link limits of notes.notes_share_open.
-SHARE_CREATE_PER_IP = Limit("notes-share-ip", 20, 3600)
-OPEN_PER_IP = Limit("notes-open-ip", 20, 900)
-# Base64 inflates by 4/3; the rest of the JSON is small.
-MAX_SHARE_BODY = notes.MAX_CIPHERTEXT_BYTES * 4 // 3 + 4096
-MAX_OPEN_BODY = 1024
-
-
-# --- notes without JavaScript (kept in a cookie) --------------------------------------------
-
-
-def _trial(nct_id: str) -> Trial:
-    nct_id = nct_id.upper()
-    return get_object_or_404(Trial, nct_id=nct_id if NCT_RE.match(nct_id) else "")
-
-
-def _back_to_notes(request, trial, kept: list[dict]):
-    response = redirect(trial.get_absolute_url() + "#my-notes")
-    notes.set_notes_cookie(response, request, trial.nct_id, trial.get_absolute_url(), kept)
-    return response
-
-
-def _note_problem(request, trial, form, kept, problem: str = "", status: int = 400):
-    ctx = {
-        "trial": trial,
-        "form": form,
-        "problem": problem,
-        "notes": [notes.note_dates(n) for n in kept],
-    }
-    response = render(request, "patients/note_problem.html", ctx, status=status)
-    add_never_cache_headers(response)
-    return response
-
-
-@sensitive_post_parameters("text", "quote")
-@require_POST
-def note_add(request, nct_id):
-    trial = _trial(nct_id)
-    kept = notes.read_cookie_notes(request, trial.nct_id)
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        return _note_problem(request, trial, form, kept)
-    if len(kept) >= notes.MAX_NOTES:
-        problem = _("You can keep at most %(count)s notes on a trial. Delete one first.") % {
-            "count": notes.MAX_NOTES
-        }
-        return _note_problem(request, trial, form, kept, problem)
-    candidate = [*kept, notes.new_note(**form.cleaned_data)]
-    if not notes.cookie_fits(candidate):
-        problem = _(
-            "Without JavaScript, this browser can keep about 2,000 characters of notes per "
-            "trial, and this note does not fit. Shorten it, delete an older note, or turn on "
-            "JavaScript to keep more."
-        )
-        return _note_problem(request, trial, form, kept, problem, status=413)
-    messages.success(request, _("Your note is kept in this browser."))
-    return _back_to_notes(request, trial, candidate)
-
-
-@sensitive_post_parameters("text", "quote")
-@require_POST
-def note_edit(request, nct_id, note_id):
-    trial = _trial(nct_id)
-    kept = notes.read_cookie_notes(request, trial.nct_id)
-    note = next((n for n in kept if n["id"] == note_id), None)
-    if note is None:
-        messages.info(request, _("This note was already deleted."))
-        return _back_to_notes(request, trial, kept)
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        return _note_problem(request, trial, form, kept)
-    edited = [
-        {**n, "text": form.cleaned_data["text"], "updated": notes.now_iso()} if n is note else n
-        for n in kept
-    ]
-    if not notes.cookie_fits(edited):
-        problem = _(
-            "Without JavaScript, this browser can keep about 2,000 characters of notes per "
-            "trial, and the note does not fit any more. Shorten it or delete an older note."
-        )
-        return _note_problem(request, trial, form, kept, problem, status=413)
-    messages.success(request, _("Your note is updated."))
-    return _back_to_notes(request, trial, edited)
-
-
-@require_POST
-def note_delete(request, nct_id, note_id):
-    trial = _trial(nct_id)
-    kept = [n for n in notes.read_cookie_notes(request, trial.nct_id) if n["id"] != note_id]
-    messages.success(request, _("The note is deleted."))
-    return _back_to_notes(request, trial, kept)
-
-
-# --- sharing ---------------------------------------------------------------------------------
-
-
-def _json_error(message, status: int, retry_after: int = 0, **extra):
-    response = JsonResponse({"error": str(message), **extra}, status=status)
-    if retry_after:
-        response["Retry-After"] = str(retry_after)
-    return response
-
-
-def _minutes(seconds: int) -> int:
-    return max(1, math.ceil(seconds / 60))
-
-
-_TOO_LARGE_BODY = object()
-
-
-def _json_body(request, max_bytes: int):
-    """The request's JSON object; _TOO_LARGE_BODY when over max_bytes; None when malformed."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if length > max_bytes:
-        return _TOO_LARGE_BODY
-    try:
-        return loads_object(request.body)
-    except BadJSON:
-        return None
-
-
-def _gone(request, status=404, disabled=False):
-    return render(request, "patients/shared_notes_gone.html", {"disabled": disabled}, status=status)
-
-
-@private_page
-@survives_db_outage(json=True)
-@require_POST
-def share_create(request):
-    verdict = check([(SHARE_CREATE_PER_IP, client_ip(request))])
-    if not verdict.allowed:
-        minutes = _minutes(verdict.retry_after)
-        message = ngettext(
-            "You created many links in a short time. Please try again in %(minutes)s minute.",
-            "You created many links in a short time. Please try again in %(minutes)s minutes.",
-            minutes,
-        ) % {"minutes": minutes}
-        return _json_error(message, 429, verdict.retry_after)
-    data = _json_body(request, MAX_SHARE_BODY)
-    if data is _TOO_LARGE_BODY:
-        return _json_error(TOO_LARGE, 413)
-    if data is None:
-        return _json_error(MALFORMED, 400)
-    form = ShareForm(data)
-    if not form.is_valid():
-        status = 413 if form.has_error("ciphertext", "too_large") else 400
-        return _json_error(form.first_error(), status)
-    trial = Trial.objects.filter(nct_id=form.cleaned_data["nct_id"]).first()
-    if trial is None:
-        return _json_error(_("This trial is not in TrialFinder any more."), 400)
-    share, token = notes.notes_share_create(
-        trial=trial,
-        ciphertext=form.cleaned_data["ciphertext"],
-        iv=form.cleaned_data["iv"],
-        salt=form.cleaned_data["salt"],
-        iterations=form.cleaned_data["iterations"],
-        verifier=form.cleaned_data["verifier"],
-        expires_days=form.cleaned_data["expires_days"],
-    )
-    url = request.build_absolute_uri(reverse("patients:shared-notes", args=[token]))
-    return JsonResponse({"url": url, "expires_at": share.expires_at.isoformat()}, status=201)
-
-
-@private_page
-@require_safe
-def shared_notes(request, token):
-    share = notes.find_share(token)
-    if share is None:
-        return _gone(request)
-    if share.is_disabled:
-        return _gone(request, status=410, disabled=True)
-    trial = share.trial
-    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
-    if not inclusion and not exclusion and trial.eligibility_criteria:
-        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
-    ctx = {
-        "trial": trial,
-        "inclusion": inclusion,
-        "exclusion": exclusion,
-        "salt": base64.b64encode(bytes(share.salt)).decode(),
-        "iterations": share.iterations,
-        "expires_at": share.expires_at,
-        "open_url": reverse("patients:shared-notes-open", args=[token]),
-    }
-    return render(request, "patients/shared_notes.html", ctx)
-
-
-@private_page
-@require_POST
-def shared_notes_open(request, token):
-    verdict = check([(OPEN_PER_IP, client_ip(request))])
-    if not verdict.allowed:
-        minutes = _minutes(verdict.retry_after)
-        message = ngettext(
-            "Too many passcodes were tried from your connection. "
-            "Please try again in %(minutes)s minute.",
-            "Too many passcodes were tried from your connection. "
-            "Please try again in %(minutes)s minutes.",
-            minutes,
-        ) % {"minutes": minutes}
-        return _json_error(message, 429, verdict.retry_after)
-    share = notes.find_share(token)
-    if share is None:
-        return _json_error(_("This link has expired or does not exist."), 404)
-    data = _json_body(request, MAX_OPEN_BODY)
-    verifier = None
-    if isinstance(data, dict):
-        verifier = notes.b64decode_exact(
-            data.get("verifier"), min_bytes=notes.VERIFIER_BYTES, max_bytes=notes.VERIFIER_BYTES
-        )
-    if verifier is None:
-        return _json_error(MALFORMED, 400)
-
-    opening = notes.notes_share_open(share_id=share.pk, verifier=verifier)
-    if opening.outcome == "open":
-        shared = opening.share
-        body = {
-            "ciphertext": base64.b64encode(bytes(shared.ciphertext)).decode(),
-            "iv": base64.b64encode(bytes(shared.iv)).decode(),
-        }
-        return JsonResponse(body)
-    if opening.outcome == "wrong":
-        message = ngettext(
-            "Wrong passcode. After %(count)s more wrong passcode, this link will be locked "
-            "for 15 minutes.",
-            "Wrong passcode. After %(count)s more wrong passcodes, this link will be locked "
-            "for 15 minutes.",
-            opening.remaining,
-        ) % {"count": opening.remaining}
-        return _json_error(message, 403, remaining=opening.remaining)
-    if opening.outcome == "locked":
-        minutes = _minutes(opening.retry_after)
-        message = ngettext(
-            "Too many wrong passcodes: this link is locked. Try again in %(minutes)s minute.",
-            "Too many wrong passcodes: this link is locked. Try again in %(minutes)s minutes.",
-            minutes,
-        ) % {"minutes": minutes}
-        return _json_error(message, 429, opening.retry_after, remaining=0)
-    if opening.outcome == "disabled":
-        return _json_error(
-            _(
-                "This link no longer works: too many wrong passcodes were tried. "
-                "Ask the person who shared it for a new link."
-            ),
-            410,
-        )
-    return _json_error(_("This link has expired or does not exist."), 404)

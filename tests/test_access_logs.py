@@ -61,7 +61,7 @@ class Gunicorn:
         environ = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.test_settings",
-            "DATABASE_URL": conftest.test_database_url(),
+            "DATABASE_URL": conftest.worker_database_url(),
             "LOG_LEVEL": "INFO",
         }
         self.proc = subprocess.Popen(

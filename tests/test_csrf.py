@@ -55,8 +55,8 @@ URLS = sorted(set(all_urls()))
 
 def test_the_resolver_gives_the_views_we_know():
     names = {name for name, _ in URLS}
-    assert {"patients:contact", "notifications:subscribe", "patients:notes-share",
-            "patients:shared-notes-open", "admin:login", "set_language"} <= names  # fmt: skip
+    assert {"patients:contact", "notifications:subscribe", "notes:share",
+            "notes:shared-open", "admin:login", "set_language"} <= names  # fmt: skip
     assert set(EXEMPT) <= names
 
 

@@ -36,7 +36,7 @@ from tests.conftest import (
     ensure_gazetteer,
     import_records,
 )
-from tests.conftest import test_database_url as database_url
+from tests.conftest import worker_database_url as database_url
 from trials.models import Site
 
 TRIAL = "NCT05738187"

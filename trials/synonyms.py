@@ -28,9 +28,9 @@ def synonym_table() -> dict[str, tuple[str, ...]]:
             for phrase in group:
                 equivalents.setdefault(phrase, set()).update(p for p in group if p != phrase)
         elif kind == ">":
-            head, _, terms = rest.partition(":")
+            head, _, listed = rest.partition(":")
             narrower.append(
-                (_phrase_key(head), [_phrase_key(t) for t in terms.split(",") if t.strip()])
+                (_phrase_key(head), [_phrase_key(t) for t in listed.split(",") if t.strip()])
             )
         else:
             raise ValueError(f"{SYNONYMS_FILE}:{lineno}: lines start with '=' or '>'")

@@ -8,10 +8,9 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
@@ -20,11 +19,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import read_connection, replica_reads
 from trials import geo
-from trials.changes import describe, field_labels
-from trials.ctgov import NCT_RE
+from trials.changes import describe, field_labels, registry_updates
 from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
+from trials.plain import VERSION as PLAIN_READ_VERSION
+from trials.plain import plain_read
 from trials.query import understand
 from trials.search import (
     DEFAULT_RADIUS_KM,
@@ -37,6 +38,7 @@ from trials.search import (
 
 
 @require_safe
+@replica_reads
 def search(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -70,10 +72,10 @@ def search(request):
         "page_ttl": SEARCH_PAGE_SECONDS,
     }
     # htmx swaps only the results; a history restore (the back button) needs the whole page.
-    partial = request.headers.get("HX-Request") == "true" and not request.headers.get(
+    htmx_swap = request.headers.get("HX-Request") == "true" and not request.headers.get(
         "HX-History-Restore-Request"
     )
-    if partial:
+    if htmx_swap:
         response = render(request, "trials/_search_region.html", {**ctx, "htmx": True})
     elif ctx["page_key"] and _same_page_for_everyone(request, query_string_in_key=True):
         response = _shared_page(request, f"search_html:{ctx['page_key']}", SEARCH_PAGE_SECONDS,
@@ -185,14 +187,12 @@ def _filter_count(params) -> int:
 
 
 @require_safe
+@replica_reads
 def detail(request, nct_id):
-    nct_id = nct_id.upper()
-    if not NCT_RE.match(nct_id):
-        raise Http404("not an NCT number")
     # The vectors are the largest columns and the page shows neither.
-    trial = get_object_or_404(Trial.objects.defer("search_vector", "rank_vector"), nct_id=nct_id)
+    trial = Trial.objects.defer("search_vector", "rank_vector").get_by_nct_or_404(nct_id)
     near = request.GET.get("near", "")[:200]
-    point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
+    point = geo.place(near)
 
     # Everything but the notes panel (and base.html's per-visitor parts) is cached; the lists
     # below are only read when the cache misses.
@@ -248,11 +248,14 @@ def _same_page_for_everyone(request, *, query_string_in_key: bool = False) -> bo
 DETAIL_DATA = (
     "open_sites",
     "other_sites",
+    "site_counts",
     "central_contacts",
     "history",
     "inclusion",
     "exclusion",
     "first_version",
+    "registry_updates",
+    "plain_read",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
 
@@ -265,7 +268,7 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     sites, which of their confirmations are still fresh (FRESH_DAYS), and the language.
     """
     fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT md5(string_agg(s.id || ':' || s.coordinator_status || ':'
                                      || coalesce(s.status_confirmed_at::text, ''), ','
@@ -279,7 +282,9 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     for field in Trial._meta.concrete_fields:
         if field.name not in ("search_vector", "rank_vector"):
             row.update(repr(getattr(trial, field.attname)).encode())
-    return f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}", PAGE_CACHE_SECONDS
+    # The plain-language read is computed from the row; its wording has a version of its own.
+    key = f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}:p{PLAIN_READ_VERSION}"
+    return key, PAGE_CACHE_SECONDS
 
 
 def _detail_data(trial: Trial, point) -> dict:
@@ -287,27 +292,40 @@ def _detail_data(trial: Trial, point) -> dict:
     for site in sites:
         site.distance_km = (
             geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude)
-            if point and site.latitude is not None
+            if point and site.latitude is not None and site.longitude is not None
             else None
         )
     open_sites = [s for s in sites if s.is_recruiting]
     other_sites = [s for s in sites if not s.is_recruiting]
+    # Recruiting sites first, then not-yet-recruiting ones (both are "open"), each nearest first
+    # when the patient gave a place: the first site listed must be one that takes patients now.
     if point:
-        open_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
+        open_sites.sort(
+            key=lambda s: (s.status != "RECRUITING", s.distance_km is None, s.distance_km or 0)
+        )
         other_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
     else:
-        open_sites.sort(key=lambda s: (s.country, s.city, s.facility))
+        open_sites.sort(key=lambda s: (s.status != "RECRUITING", s.country, s.city, s.facility))
         other_sites.sort(key=lambda s: (s.country, s.city, s.facility))
 
-    # Contacts are never printed; the page only says how many there are, masked.
-    contacts = list(Contact.objects.filter(trial=trial).values("site_id", "phone", "email"))
-    central_contacts = [c for c in contacts if c["site_id"] is None]
-    site_contacts: dict[int, int] = {}
-    for contact in contacts:
-        if contact["site_id"]:
-            site_contacts[contact["site_id"]] = site_contacts.get(contact["site_id"], 0) + 1
+    # Contact details are never printed: the page only says which channels exist (masked),
+    # so the values themselves never reach the template.
+    central_contacts: list[dict[str, bool]] = []
+    site_channels: dict[int, dict] = {}
+    for site_id, phone, email in Contact.objects.filter(trial=trial).values_list(
+        "site_id", "phone", "email"
+    ):
+        channels = {"phone": bool(phone.strip()), "email": bool(email.strip())}
+        if site_id is None:
+            central_contacts.append(channels)
+        else:
+            known = site_channels.setdefault(site_id, {"count": 0, "phone": False, "email": False})
+            known["count"] += 1
+            known["phone"] |= channels["phone"]
+            known["email"] |= channels["email"]
     for site in sites:
-        site.contact_count = site_contacts.get(site.id, 0)
+        site.contact = site_channels.get(site.id)  # type: ignore[attr-defined]
+        site.contact_count = site.contact["count"] if site.contact else 0  # type: ignore[attr-defined]
 
     versions = list(trial.versions.defer("record").order_by("-number"))
     history = [
@@ -327,11 +345,20 @@ def _detail_data(trial: Trial, point) -> dict:
     return {
         "open_sites": open_sites,
         "other_sites": other_sites,
+        "site_counts": {
+            "recruiting": sum(s.status == "RECRUITING" for s in open_sites),
+            "not_yet": sum(s.status == "NOT_YET_RECRUITING" for s in open_sites),
+            "contacts": bool(central_contacts or site_channels),
+        },
         "central_contacts": central_contacts,
         "history": history,
         "inclusion": inclusion,
         "exclusion": exclusion,
         "first_version": versions[-1] if versions else None,
+        "registry_updates": registry_updates(
+            trial.first_posted, [v.last_update_posted for v in reversed(versions)]
+        ),
+        "plain_read": plain_read(trial, site_count=len(sites)),
     }
 
 

@@ -4,6 +4,8 @@ from django import template
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from patients import sites
+
 register = template.Library()
 
 
@@ -20,16 +22,14 @@ def question_label(answer: dict) -> str:
     the age and sex questions are ours; staff-written ones in the language staff gave, else as
     written."""
     labels = {"age": _("How old are you?"), "sex": _("What is your sex?")}
-    if answer.get("kind") in labels:
-        return labels[answer["kind"]]
+    kind = str(answer.get("kind") or "")
+    if kind in labels:
+        return str(labels[kind])
     texts = answer.get("texts") or {}
-    return texts.get((get_language() or "")[:2]) or answer.get("question", "")
+    return str(texts.get((get_language() or "")[:2]) or answer.get("question", ""))
 
 
-@register.filter
-def site_name(site) -> str:
-    """A site as a patient or a team names it: the facility, else its town."""
-    return site.facility or site.place or _("Study site")
+register.filter("site_name", sites.site_name)
 
 
 EMAIL_LABELS = {

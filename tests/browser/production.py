@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import ROOT, test_database_url
+from tests.conftest import ROOT, worker_database_url
 
 # Not "admin/": a link built without reverse() would break here, as under a real ADMIN_PATH.
 ADMIN_PATH = "staff-desk/"
@@ -60,7 +60,7 @@ class ProductionServer:
             "REQUIRE_2FA": "True",
             "ADMIN_PATH": ADMIN_PATH,
             "STATIC_ROOT": str(static_root),
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": worker_database_url(),
             **(env or {}),
         }
         self.proc: subprocess.Popen | None = None

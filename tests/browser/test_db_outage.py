@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from patients.models import Inquiry
 from tests.browser.production import ProductionServer
 from tests.conftest import clear_rate_limits
-from tests.conftest import test_database_url as database_url
+from tests.conftest import worker_database_url as database_url
 from tests.network import CuttableLink
 
 pytestmark = pytest.mark.browser

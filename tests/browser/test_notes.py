@@ -13,11 +13,11 @@ import pytest
 from playwright.sync_api import expect
 
 from config.ratelimit import reset
-from patients import notes
-from patients.models import SharedNotes
-from patients.views import OPEN_PER_IP, SHARE_CREATE_PER_IP
+from notes import services as notes
+from notes.models import SharedNotes
+from notes.views import OPEN_PER_IP, SHARE_CREATE_PER_IP
 from tests.browser.conftest import PHONE, axe_violations, screenshot
-from tests.patients.notes_helpers import database_rows_containing, derive_verifier
+from tests.notes.helpers import database_rows_containing, derive_verifier
 from trials.models import Trial
 
 pytestmark = pytest.mark.browser

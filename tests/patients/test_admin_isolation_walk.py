@@ -5,7 +5,7 @@ the day it is added."""
 import pytest
 from django.urls import URLPattern, get_resolver
 
-from tests.patients.test_inquiry_admin import listed, login
+from tests.patients.conftest import listed, login
 
 pytestmark = pytest.mark.django_db
 SECRET_WORDS = ("Beatrice", "Rossi", "beatrice@example.org")

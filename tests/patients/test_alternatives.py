@@ -14,7 +14,7 @@ from django.utils import timezone
 from notifications.models import Subscription, SubscriptionStatus
 from patients import alternatives, services
 from patients.models import InquiryStatus, PrescreenQuestion
-from tests.patients.test_inquiry_services import create, send_all  # noqa: F401 (fixture)
+from tests.patients.conftest import create
 from trials import geo
 from trials.models import Trial
 from trials.search import search_trials
@@ -147,7 +147,7 @@ def test_the_place_searched_from_is_kept_with_the_inquiry(client, alice, site_a,
 
 
 @pytest.fixture
-def ruled_out(site_a, alice, bob, send_all):  # noqa: F811
+def ruled_out(site_a, alice, bob, send_all):
     inquiry = create(site_a, alice)
     inquiry.near = "Strasbourg"  # where alice searched from
     inquiry.save()
@@ -165,7 +165,7 @@ def one_click_link(message) -> str:
 
 def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
     ruled_out,
-    send_all,  # noqa: F811
+    send_all,
 ):
     (message,) = send_all()
     assert message.subject == "Votre demande\u00a0: cet essai ne vous convient pas"
@@ -182,7 +182,7 @@ def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
     assert "M\u2019envoyer un e-mail quand un nouvel essai de ce type s\u2019ouvre" in html
 
 
-def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, send_all):  # noqa: F811
+def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, send_all):
     link = one_click_link(send_all()[0])
     page = client.get(link)
     # The link opens in the patient's language (French), whatever the browser says.
@@ -206,7 +206,7 @@ def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, s
     assert Subscription.objects.count() == 1
 
 
-def test_a_tampered_one_click_link_changes_nothing(client, ruled_out, send_all):  # noqa: F811
+def test_a_tampered_one_click_link_changes_nothing(client, ruled_out, send_all):
     link = one_click_link(send_all()[0])
     token = link.split("/")[3]
     for bad in (token[:-3] + "abc", "x" + token, "nothing"):
@@ -216,7 +216,7 @@ def test_a_tampered_one_click_link_changes_nothing(client, ruled_out, send_all):
     assert not Subscription.objects.exists()
 
 
-def test_the_one_click_link_expires_and_dies_with_the_inquiry(client, ruled_out, send_all):  # noqa: F811
+def test_the_one_click_link_expires_and_dies_with_the_inquiry(client, ruled_out, send_all):
     link = one_click_link(send_all()[0])
     with time_machine.travel(timezone.now() + datetime.timedelta(days=91)):
         assert client.post(link).status_code == 400

@@ -13,7 +13,7 @@ from notifications.models import OutgoingEmail
 from patients import services, tasks
 from patients.models import EventKind, InquiryStatus
 from tests.conftest import coordinator
-from tests.patients.test_inquiry_services import create, send_all  # noqa: F401 (fixture)
+from tests.patients.conftest import create
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def sent(template: str) -> list[OutgoingEmail]:
 
 
 @pytest.fixture
-def friday_inquiry(site_a, alice, bob, send_all):  # noqa: F811
+def friday_inquiry(site_a, alice, bob, send_all):
     coordinator("bob2", site_a)
     with time_machine.travel(FRIDAY_AFTERNOON, tick=False):
         inquiry = create(site_a, alice)
@@ -59,7 +59,7 @@ def test_a_friday_afternoon_inquiry_escalates_on_tuesday_afternoon(
     fanned_out,
     friday_inquiry,
     bob,
-    send_all,  # noqa: F811
+    send_all,
 ):
     for moment in (at(7, 15), at(8, 23), at(9, 15, 30), at(10, 14, 59)):
         assert beat(fanned_out, moment) == [], moment  # the weekend does not count
@@ -113,7 +113,7 @@ def test_a_duplicate_task_or_a_second_run_sends_nothing_more(fanned_out, friday_
     assert len(sent("inquiry-escalated")) == 1
 
 
-def test_every_email_is_delivered_once(fanned_out, friday_inquiry, send_all):  # noqa: F811
+def test_every_email_is_delivered_once(fanned_out, friday_inquiry, send_all):
     beat(fanned_out, at(10, 15, 30))
     beat(fanned_out, at(11, 16))
     beat(fanned_out, at(11, 17))

@@ -17,7 +17,7 @@ from notifications.models import OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services, stats
 from patients.models import EventKind, Inquiry, InquiryStatus
-from tests.patients.test_inquiry_services import create
+from tests.patients.conftest import create, listed, login
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +27,6 @@ ADMIN = "/admin/patients/inquiry/"
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     monkeypatch.setattr(deliver_email, "delay", lambda email_id: None)
-
-
-def login(client, user):
-    client.force_login(user)
-    return client
-
-
-def listed(response) -> set[int]:
-    return {obj.pk for obj in response.context["cl"].result_list}
 
 
 def test_coordinators_are_staff_in_the_coordinators_group(bob):

@@ -171,7 +171,7 @@ def test_redis_down_at_submit_loses_nothing_and_the_sweeper_sends_later(
 def test_smtp_refusing_then_accepting_is_retried_with_backoff_and_sent_once(
     db, settings, site_a, alice, monkeypatch
 ):
-    from tests.patients.test_inquiry_services import create
+    from tests.patients.conftest import create
 
     handed = []
     monkeypatch.setattr(deliver_email, "delay", lambda email_id: handed.append(email_id))
@@ -210,7 +210,7 @@ def test_smtp_refusing_then_accepting_is_retried_with_backoff_and_sent_once(
 def test_a_worker_killed_between_claim_and_send_loses_nothing_and_sends_once(
     worker_process, seeded, alice, settings
 ):
-    from tests.patients.test_inquiry_services import create
+    from tests.patients.conftest import create
 
     with SmtpSink() as sink:
         sink.hold()  # the worker will hang in DATA, as on a slow server
@@ -246,7 +246,7 @@ def test_a_worker_killed_between_claim_and_send_loses_nothing_and_sends_once(
 
 @pytest.mark.worker
 def test_the_same_task_delivered_twice_sends_once(worker_process, seeded, alice, monkeypatch):
-    from tests.patients.test_inquiry_services import create
+    from tests.patients.conftest import create
 
     monkeypatch.setattr(deliver_email, "delay", lambda email_id: None)
     inquiry = create(seeded["rozzano"], alice)  # rows committed, nothing enqueued yet
@@ -278,7 +278,7 @@ def test_the_same_task_delivered_twice_sends_once(worker_process, seeded, alice,
 def test_a_permanent_refusal_fails_the_row_visibly_without_the_address(
     db, settings, site_a, alice, monkeypatch
 ):
-    from tests.patients.test_inquiry_services import create
+    from tests.patients.conftest import create
 
     monkeypatch.setattr(deliver_email, "delay", lambda email_id: None)
     inquiry = create(site_a, alice)

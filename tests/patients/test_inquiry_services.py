@@ -6,56 +6,14 @@ import pytest
 from django.core import mail, signing
 from django.utils import formats, timezone, translation
 
-from notifications import emails
 from notifications.models import EmailStatus, OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services
-from patients.consent import CONSENT_TEXT, CONSENT_VERSION
 from patients.models import EventKind, Inquiry, InquiryStatus, RoutedTo
+from tests.patients.conftest import create, form_data
 from trials.models import Contact, Site, Trial
 
 pytestmark = pytest.mark.django_db
-
-
-def form_data(alice, **changes) -> dict:
-    """What ContactForm.cleaned_data holds for alice."""
-    data = {
-        "first_name": alice["first_name"],
-        "last_name": alice["last_name"],
-        "email": alice["email"],
-        "phone": "+33612345678",
-        "preferred_language": alice["preferred_language"],
-        "other_language": "",
-        "message": alice["message"],
-    }
-    return {**data, **changes}
-
-
-def create(site, alice, *, language="fr", prescreen=None, **changes) -> Inquiry:
-    return services.inquiry_create(
-        trial=site.trial,
-        site=site,
-        data=form_data(alice, **changes),
-        language=language,
-        consent_text=str(CONSENT_TEXT),
-        consent_version=CONSENT_VERSION,
-        prescreen=prescreen,
-    )
-
-
-@pytest.fixture
-def send_all(monkeypatch):
-    """Send every queued email as a worker would (the test's transaction never commits)."""
-    monkeypatch.setattr(deliver_email, "delay", lambda email_id: None)
-
-    def send():
-        for email_id in OutgoingEmail.objects.filter(status=EmailStatus.QUEUED).values_list(
-            "id", flat=True
-        ):
-            emails.deliver(email_id)
-        return mail.outbox
-
-    return send
 
 
 # --- routing --------------------------------------------------------------------------------

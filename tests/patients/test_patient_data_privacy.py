@@ -12,7 +12,7 @@ from notifications.models import EmailStatus, OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services
 from patients.models import Inquiry, InquiryStatus
-from tests.patients.notes_helpers import database_rows_containing
+from tests.notes.helpers import database_rows_containing
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_retention_erases_every_copy_too(site_a, bob, monkeypatch, settings):
     from django.utils import timezone
 
     monkeypatch.setattr(deliver_email, "delay", lambda email_id: None)
-    from tests.patients.test_inquiry_services import create
+    from tests.patients.conftest import create
 
     inquiry = create(site_a, ZEYNEP)
     send_everything()

@@ -13,7 +13,7 @@ from notifications.tasks import deliver_email
 from patients import services, stats
 from patients.models import Inquiry, InquiryStatus
 from patients.tasks import erase_expired_inquiries, erase_inquiry
-from tests.patients.test_inquiry_services import create
+from tests.patients.conftest import create
 
 pytestmark = pytest.mark.django_db
 

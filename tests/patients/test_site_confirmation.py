@@ -16,7 +16,7 @@ from notifications.tasks import deliver_email
 from patients import services, sites, tasks
 from patients.models import SiteConfirmation, StaffProfile
 from tests.conftest import SEED_DATA, coordinator
-from tests.patients.test_inquiry_services import create
+from tests.patients.conftest import create
 from trials.importer import Importer
 from trials.models import CoordinatorStatus, Site, Trial
 from trials.sources import iter_source

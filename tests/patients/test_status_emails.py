@@ -10,7 +10,7 @@ from django.core import mail
 from notifications.models import OutgoingEmail
 from patients import services
 from patients.models import EventKind, InquiryStatus, StatusEmail
-from tests.patients.test_inquiry_services import create, send_all  # noqa: F401 (fixture)
+from tests.patients.conftest import create
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def html_of(message) -> str:
 
 
 @pytest.fixture
-def inquiry(site_a, alice, send_all):  # noqa: F811
+def inquiry(site_a, alice, send_all):
     inquiry = create(site_a, alice)
     send_all()
     mail.outbox.clear()
@@ -52,7 +52,7 @@ def move(inquiry, to_status, actor):
     return services.inquiry_change_status(inquiry=inquiry, to_status=to_status, actor=actor)
 
 
-def test_each_move_sends_one_kind_email_in_the_patients_language(inquiry, bob, send_all):  # noqa: F811
+def test_each_move_sends_one_kind_email_in_the_patients_language(inquiry, bob, send_all):
     move(inquiry, InquiryStatus.CONTACTED, bob)
     sent = send_all()
     assert len(sent) == 1
@@ -81,7 +81,7 @@ def test_each_move_sends_one_kind_email_in_the_patients_language(inquiry, bob, s
     assert recorded.count() == 3
 
 
-def test_an_english_speaking_patient_gets_the_english_text(site_a, alice, bob, send_all):  # noqa: F811
+def test_an_english_speaking_patient_gets_the_english_text(site_a, alice, bob, send_all):
     inquiry = create(site_a, alice, preferred_language="en", language="en")
     send_all()
     mail.outbox.clear()
@@ -91,7 +91,7 @@ def test_an_english_speaking_patient_gets_the_english_text(site_a, alice, bob, s
     assert message.body.startswith("Hello Alice,")
 
 
-def test_an_italian_patient_gets_the_italian_text(site_b, alice, charlie, send_all):  # noqa: F811
+def test_an_italian_patient_gets_the_italian_text(site_b, alice, charlie, send_all):
     inquiry = create(site_b, alice, preferred_language="it", language="it")
     send_all()
     mail.outbox.clear()
@@ -104,7 +104,7 @@ def test_an_italian_patient_gets_the_italian_text(site_b, alice, charlie, send_a
     assert second.subject == "La tua richiesta è chiusa"
 
 
-def test_the_text_staff_edited_is_the_one_sent(inquiry, bob, send_all, admin_client):  # noqa: F811
+def test_the_text_staff_edited_is_the_one_sent(inquiry, bob, send_all, admin_client):
     text = StatusEmail.objects.get(status="contacted", language="fr")
     response = admin_client.post(
         f"/admin/patients/statusemail/{text.pk}/change/",
@@ -124,7 +124,7 @@ def test_the_text_staff_edited_is_the_one_sent(inquiry, bob, send_all, admin_cli
     )
 
 
-def test_a_status_whose_email_is_off_sends_nothing(inquiry, bob, send_all):  # noqa: F811
+def test_a_status_whose_email_is_off_sends_nothing(inquiry, bob, send_all):
     StatusEmail.objects.filter(status="contacted").update(enabled=False)
     move(inquiry, InquiryStatus.CONTACTED, bob)
     assert send_all() == []
@@ -132,7 +132,7 @@ def test_a_status_whose_email_is_off_sends_nothing(inquiry, bob, send_all):  # n
     assert inquiry.events.filter(kind=EventKind.STATUS_CHANGE).count() == 1
 
 
-def test_staff_text_is_escaped_in_html_and_never_run_as_a_template(inquiry, bob, send_all):  # noqa: F811
+def test_staff_text_is_escaped_in_html_and_never_run_as_a_template(inquiry, bob, send_all):
     StatusEmail.objects.filter(status="contacted", language="fr").update(
         subject="<b>Hi</b> {first_name}",
         body=(
@@ -170,7 +170,7 @@ def test_the_admin_lists_every_status_in_every_language(admin_client):
             assert StatusEmail.objects.filter(status=status, language=language, enabled=True)
 
 
-def test_a_reply_that_makes_the_first_contact_sends_only_the_reply(inquiry, bob, send_all):  # noqa: F811
+def test_a_reply_that_makes_the_first_contact_sends_only_the_reply(inquiry, bob, send_all):
     services.inquiry_reply(inquiry=inquiry, actor=bob, message="Je vous appelle demain.")
     (message,) = send_all()
     assert "Je vous appelle demain." in message.body
@@ -180,7 +180,7 @@ def test_a_reply_that_makes_the_first_contact_sends_only_the_reply(inquiry, bob,
     assert not OutgoingEmail.objects.filter(template="inquiry-status").exists()
 
 
-def test_marking_many_as_contacted_sends_each_patient_one_email(site_a, alice, bob, send_all):  # noqa: F811
+def test_marking_many_as_contacted_sends_each_patient_one_email(site_a, alice, bob, send_all):
     first = create(site_a, alice)
     second = create(site_a, alice, first_name="Anne", email="anne@example.org")
     send_all()
@@ -199,14 +199,14 @@ def test_marking_many_as_contacted_sends_each_patient_one_email(site_a, alice, b
     assert sorted(m.to[0] for m in sent) == ["alice.martin@example.org", "anne@example.org"]
 
 
-def test_the_confirmation_copy_links_to_the_status_page(site_a, alice, send_all):  # noqa: F811
+def test_the_confirmation_copy_links_to_the_status_page(site_a, alice, send_all):
     inquiry = create(site_a, alice)
     copy = next(m for m in send_all() if m.to == [alice["email"]])
     assert links_to_status_page(copy.body, inquiry)
     assert links_to_status_page(html_of(copy), inquiry)
 
 
-def test_status_emails_are_erased_with_the_patient(inquiry, bob, send_all):  # noqa: F811
+def test_status_emails_are_erased_with_the_patient(inquiry, bob, send_all):
     move(inquiry, InquiryStatus.CONTACTED, bob)
     send_all()
     services.inquiry_withdraw(inquiry=inquiry)

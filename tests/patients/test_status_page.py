@@ -11,7 +11,7 @@ from django.utils import timezone
 from notifications.tasks import deliver_email
 from patients import services
 from patients.models import InquiryStatus
-from tests.patients.test_inquiry_services import create
+from tests.patients.conftest import create
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from notifications.models import EmailStatus, OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services
 from patients.models import EventKind, InquiryStatus
-from tests.patients.test_inquiry_services import create
+from tests.patients.conftest import create
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ register = template.Library()
 
 # schema.org's MedicalStudyStatus members for the registry's overall statuses; a status with no
 # exact counterpart is left out rather than approximated.
-_STATUS = {
+_STATUS: dict[str, str] = {
     TrialStatus.RECRUITING: "Recruiting",
     TrialStatus.NOT_YET_RECRUITING: "NotYetRecruiting",
     TrialStatus.ENROLLING_BY_INVITATION: "EnrollingByInvitation",
@@ -25,8 +25,13 @@ _STATUS = {
     TrialStatus.WITHDRAWN: "Withdrawn",
 }
 # schema.org's MedicalTrialDesign does not cover phases: phases go to `phase` as text.
-_PHASES = {Phase.EARLY_PHASE1: "Early Phase 1", Phase.PHASE1: "Phase 1", Phase.PHASE2: "Phase 2",
-           Phase.PHASE3: "Phase 3", Phase.PHASE4: "Phase 4"}  # fmt: skip
+_PHASES: dict[str, str] = {
+    Phase.EARLY_PHASE1: "Early Phase 1",
+    Phase.PHASE1: "Phase 1",
+    Phase.PHASE2: "Phase 2",
+    Phase.PHASE3: "Phase 3",
+    Phase.PHASE4: "Phase 4",
+}
 
 
 @register.simple_tag(takes_context=True)

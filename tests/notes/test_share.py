@@ -18,10 +18,10 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from patients import notes
-from patients.models import SharedNotes
-from patients.tasks import purge_expired_shares
-from tests.patients.notes_helpers import database_rows_containing
+from notes import services as notes
+from notes.models import SharedNotes
+from notes.tasks import purge_expired_shares
+from tests.notes.helpers import database_rows_containing
 from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -341,7 +341,7 @@ def test_the_purge_runs_every_day():
     entry = next(
         e
         for e in settings.CELERY_BEAT_SCHEDULE.values()
-        if e["task"] == "patients.tasks.purge_expired_shares"
+        if e["task"] == "notes.tasks.purge_expired_shares"
     )
     assert entry["schedule"] == 24 * 3600
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from patients.models import SharedNotes
-from tests.patients.notes_helpers import database_rows_containing
+from notes.models import SharedNotes
+from tests.notes.helpers import database_rows_containing
 
 pytestmark = pytest.mark.django_db
 

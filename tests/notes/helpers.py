@@ -5,7 +5,7 @@ import hmac
 
 from django.db import connection
 
-from patients.notes import PBKDF2_ITERATIONS
+from notes.services import PBKDF2_ITERATIONS
 
 
 def derive_verifier(passcode: str, salt: bytes, iterations: int = PBKDF2_ITERATIONS) -> bytes:

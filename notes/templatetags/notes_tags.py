@@ -2,22 +2,23 @@
 
 from django import template
 
-from patients import notes
-from patients.forms import NoteForm
+from notes import cookies
+from notes import services as notes
+from notes.forms import NoteForm
 
 register = template.Library()
 
 
-@register.inclusion_tag("patients/_notes_panel.html", takes_context=True)
+@register.inclusion_tag("notes/_notes_panel.html", takes_context=True)
 def notes_panel(context, trial):
     """Notes kept without JavaScript (the trial's cookie) are rendered by the server; with
     JavaScript, notes.js renders the panel from localStorage."""
     request = context["request"]
     return {
         "trial": trial,
-        "notes": [notes.note_dates(n) for n in notes.read_cookie_notes(request, trial.nct_id)],
+        "notes": [cookies.note_dates(n) for n in cookies.read_cookie_notes(request, trial.nct_id)],
         "form": NoteForm(auto_id="tf-note-%s"),
-        "cookie_name": notes.cookie_name(trial.nct_id),
+        "cookie_name": cookies.cookie_name(trial.nct_id),
         "cookie_path": trial.get_absolute_url(),
         "limits": {
             "max_notes": notes.MAX_NOTES,

@@ -81,7 +81,7 @@ class PrescreenForm(forms.Form):
             )
         for question in self.questions:
             self.fields[f"q{question.pk}"] = forms.ChoiceField(
-                label=question.text,
+                label=question.texts.get((get_language() or "")[:2], question.text),
                 choices=YES_NO,
                 widget=forms.RadioSelect,
                 required=False,
@@ -131,6 +131,8 @@ class PrescreenForm(forms.Form):
                 {
                     "kind": "question",
                     "question": question.text,
+                    # Each email and page shows it in its reader's language (question_label).
+                    "texts": question.texts,
                     "answer": answer,
                     "suggests_eligible": (answer == "yes") == question.eligible_answer,
                 }

@@ -110,6 +110,10 @@ class PrescreenQuestion(models.Model):
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="prescreen_questions")
     text = models.CharField(_("question"), max_length=300)
+    # The question in the other languages, so that a patient reads it (and its answer in their
+    # emails) in theirs; empty: `text` is shown as written.
+    text_fr = models.CharField(_("question in French"), max_length=300, blank=True)
+    text_it = models.CharField(_("question in Italian"), max_length=300, blank=True)
     eligible_answer = models.BooleanField(
         _("answer that suggests eligibility"),
         default=True,
@@ -125,6 +129,12 @@ class PrescreenQuestion(models.Model):
 
     def __str__(self):
         return self.text
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """{language: the question in it} for the languages it was written in."""
+        translated = {"fr": self.text_fr, "it": self.text_it}
+        return {settings.LANGUAGE_CODE: self.text, **{k: v for k, v in translated.items() if v}}
 
 
 def coordinated_sites(user) -> models.QuerySet[Site]:

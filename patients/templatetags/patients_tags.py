@@ -1,8 +1,8 @@
 """Display helpers for inquiries (pages, admin, emails)."""
 
 from django import template
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from patients import sites
 
@@ -19,10 +19,14 @@ def answer_label(value: str) -> str:
 @register.filter
 def question_label(answer: dict) -> str:
     """The question of a pre-screening answer in the language being written (an email, a page):
-    the age and sex questions are ours and translated; staff-written ones are as written."""
+    the age and sex questions are ours; staff-written ones in the language staff gave, else as
+    written."""
     labels = {"age": _("How old are you?"), "sex": _("What is your sex?")}
     kind = str(answer.get("kind") or "")
-    return str(labels.get(kind) or answer.get("question", ""))
+    if kind in labels:
+        return str(labels[kind])
+    texts = answer.get("texts") or {}
+    return str(texts.get((get_language() or "")[:2]) or answer.get("question", ""))
 
 
 register.filter("site_name", sites.site_name)

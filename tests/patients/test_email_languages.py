@@ -72,3 +72,24 @@ def test_a_staff_members_email_language_defaults_to_the_admin_language(client, b
     client.post("/admin/login/", {"username": bob.username,
                                   "password": "a-long-enough-password-1"})  # fmt: skip
     assert StaffProfile.objects.get(user=bob).email_language == "fr"
+
+
+def test_a_staff_written_question_is_shown_in_the_patients_language(
+    site_b,
+    alice,
+    send_all,
+):
+    from patients.forms import PrescreenForm
+    from patients.models import PrescreenQuestion
+
+    question = PrescreenQuestion.objects.create(
+        trial=site_b.trial,
+        text="Have you had radiotherapy?",
+        text_it="Hai fatto la radioterapia?",
+    )
+    # Answered while browsing in English; the emails go out in Italian.
+    form = PrescreenForm({f"pre-q{question.pk}": "yes"}, trial=site_b.trial, questions=[question])
+    create(site_b, alice, language="en", preferred_language="it", prescreen=form.snapshot())
+    (copy,) = [m for m in send_all() if m.to == [alice["email"]]]
+    assert "Hai fatto la radioterapia?" in copy.body
+    assert "Have you had radiotherapy" not in copy.body

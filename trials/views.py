@@ -22,7 +22,6 @@ from django.views.decorators.http import require_safe
 from config import ratelimit
 from trials import geo
 from trials.changes import describe, field_labels
-from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
 from trials.query import understand
 from trials.search import (
@@ -300,9 +299,7 @@ def _detail_data(trial: Trial, point) -> dict:
         for v in versions
         if v.number > 1
     ]
-    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
-    if not inclusion and not exclusion and trial.eligibility_criteria:
-        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+    inclusion, exclusion = trial.eligibility_lists
     return {
         "open_sites": open_sites,
         "other_sites": other_sites,

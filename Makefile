@@ -9,7 +9,7 @@ UV := .local/uv/bin/uv
 endif
 VENV_PY := .venv/bin/python
 
-.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean relevance
+.PHONY: run test install audit services stop bench bench-small soak load fuzz messages lint fmt clean relevance cluster  test-pgbouncer readability
 
 run: install
 	$(VENV_PY) scripts/dev.py run
@@ -76,3 +76,16 @@ load: install
 # per language and query class, the worst queries; JSON in bench/results/relevance-*.json.
 relevance: install
 	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/relevance.py $(ARGS)
+
+# The whole suite through a real PgBouncer in transaction pooling (DATABASE_POOLER=pgbouncer).
+test-pgbouncer: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) scripts/test_pgbouncer.py $(ARGS)
+
+# A primary and a streaming replica, PgBouncer, Redis, two web servers, split workers and two
+# beats on this machine (bench/cluster.py); Ctrl-C stops them.
+cluster: install
+	$(VENV_PY) bench/cluster.py $(ARGS)
+
+# Reading grades of the demo trials: generated read (en/fr/it), staff texts, registry text.
+readability: install
+	$(VENV_PY) scripts/dev.py with $(VENV_PY) bench/readability.py $(ARGS)

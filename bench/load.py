@@ -73,6 +73,21 @@ def parse_args():
         " balancer (the web workers are shared out between them)",
     )
     parser.add_argument("--celery-workers", type=int, default=1, help="Celery worker processes")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="against bench/cluster.py: a primary and a streaming replica, PgBouncer, two web"
+        " servers, split workers and two beats; then the replica's lag under an import",
+    )
+    parser.add_argument("--no-replica", action="store_true", help="--cluster without the replica")
+    parser.add_argument("--no-pgbouncer", action="store_true", help="--cluster without PgBouncer")
+    parser.add_argument(
+        "--import-trials",
+        type=int,
+        default=3000,
+        help="--cluster: synthetic trials imported under load, then 1/3 of them changed as a"
+        " nightly update, while the replica's lag is sampled (0: skip)",
+    )
     args = parser.parse_args()
     if args.steps:
         args.steps = [int(x) for x in args.steps.split(",")]
@@ -200,6 +215,32 @@ def run_step(
     }
 
 
+def run_steps(args, ports, trials, all_trials) -> tuple[list, list, int | None]:
+    """The rising steps; stops at the first that degrades unless --all."""
+    run_id = f"L{int(time.time()) % 100000:05d}"
+    steps, contacts, breaking = [], [], None
+    for n, clients in enumerate(args.steps):
+        step = run_step(ports, clients, args.seconds, (trials, all_trials), run_id, args.seed + n)
+        contacts += step.pop("contacts")
+        reasons = []
+        if steps and step["p95_ms"] > 2 * steps[0]["p95_ms"]:
+            reasons.append(f"p95 {step['p95_ms']:.0f} ms > 2x {steps[0]['p95_ms']:.0f} ms")
+        if step["error_rate"] > 0.01:
+            reasons.append(f"errors {step['error_rate']:.1%}")
+        step["degraded"] = "; ".join(reasons)
+        steps.append(step)
+        say(
+            f"load: {clients:3d} clients  {step['rps']:7.1f} req/s  p50 {step['p50_ms']:7.1f}"
+            f"  p95 {step['p95_ms']:7.1f}  p99 {step['p99_ms']:7.1f} ms  errors"
+            f" {step['error_rate']:.2%}" + (f"  DEGRADED: {step['degraded']}" if reasons else "")
+        )
+        if reasons and breaking is None:
+            breaking = clients
+            if not args.all:
+                break
+    return steps, contacts, breaking
+
+
 def check_inquiries(url: str, contacts: list, sink: SmtpSink, timeout: float = 120.0) -> dict:
     """Every successful contact has its inquiry and two emails, all sent and received."""
     import psycopg
@@ -239,6 +280,8 @@ def check_inquiries(url: str, contacts: list, sink: SmtpSink, timeout: float = 1
 
 def main() -> int:
     args = parse_args()
+    if args.cluster:
+        return main_cluster(args)
     base_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if not base_url or not redis_url:
         print("load.py needs DATABASE_URL and REDIS_URL: run it with `make load`")
@@ -278,30 +321,7 @@ def main() -> int:
         for i in range(args.celery_workers):
             procs.append(celery_worker(env, f"load-worker{i}", tmp, concurrency=2))
         warm_up(port, all_trials)
-        run_id = f"L{int(time.time()) % 100000:05d}"
-        steps, contacts, breaking = [], [], None
-        for n, clients in enumerate(args.steps):
-            step = run_step(
-                ports, clients, args.seconds, (trials, all_trials), run_id, args.seed + n
-            )
-            contacts += step.pop("contacts")
-            reasons = []
-            if steps and step["p95_ms"] > 2 * steps[0]["p95_ms"]:
-                reasons.append(f"p95 {step['p95_ms']:.0f} ms > 2x {steps[0]['p95_ms']:.0f} ms")
-            if step["error_rate"] > 0.01:
-                reasons.append(f"errors {step['error_rate']:.1%}")
-            step["degraded"] = "; ".join(reasons)
-            steps.append(step)
-            say(
-                f"load: {clients:3d} clients  {step['rps']:7.1f} req/s  p50 {step['p50_ms']:7.1f}"
-                f"  p95 {step['p95_ms']:7.1f}  p99 {step['p99_ms']:7.1f} ms  errors"
-                f" {step['error_rate']:.2%}"
-                + (f"  DEGRADED: {step['degraded']}" if reasons else "")
-            )
-            if reasons and breaking is None:
-                breaking = clients
-                if not args.all:
-                    break
+        steps, contacts, breaking = run_steps(args, ports, trials, all_trials)
         say("load: checking that no inquiry was lost (waiting for the worker to send)")
         check = check_inquiries(url, contacts, sink)
     finally:
@@ -365,6 +385,158 @@ def print_table(result: dict) -> None:
         f"{result['held_up_to_clients']} clients ({result['max_rps_held']} req/s)"
     )
     print(f"inquiries: {result['inquiries']}")
+
+
+# --- against the cluster (`make load ARGS=--cluster`) ----------------------------------------
+
+
+class LagSampler:
+    """The primary's view of its replica, every quarter second: bytes of WAL not yet replayed
+    and pg_stat_replication.replay_lag (how long WAL took from the primary's flush to the
+    replica's replay)."""
+
+    def __init__(self, pg):
+        self.pg = pg
+        self.samples: list[tuple[float, float, float]] = []  # (time, bytes behind, lag s)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            row = self.pg.query(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8,"
+                " coalesce(extract(epoch FROM replay_lag), 0)::float8 FROM pg_stat_replication"
+            )
+            if row:
+                self.samples.append((time.monotonic(), row[0], row[1]))
+            self.stop.wait(0.25)
+
+    def summary(self) -> dict:
+        self.stop.set()
+        self.thread.join()
+        lags = [s[2] for s in self.samples]
+        behind = [s[1] for s in self.samples]
+        return {
+            "samples": len(self.samples),
+            "replay_lag_p50_s": round(percentile(lags, 50), 3) if lags else None,
+            "replay_lag_p95_s": round(percentile(lags, 95), 3) if lags else None,
+            "replay_lag_max_s": round(max(lags), 3) if lags else None,
+            "wal_behind_max_kb": round(max(behind) / 1024, 1) if behind else None,
+        }
+
+
+def import_under_load(cluster, n: int, ports, trials, all_trials, seed: int) -> dict:
+    """n synthetic trials imported, then n/3 of them changed as a nightly update, each while 4
+    clients browse, as the `import` worker would (through PgBouncer, its lock direct); the
+    replica's lag sampled throughout."""
+    import subprocess
+
+    from generate import changed_records, generate
+    from soak_stack import MANAGE
+
+    zip_path = generate(n)
+    nightly = cluster.directory / "nightly"
+    nightly.mkdir()
+    for record in changed_records(zip_path, n // 3, seed):
+        nct_id = record["protocolSection"]["identificationModule"]["nctId"]
+        (nightly / f"{nct_id}.json").write_text(json.dumps(record))
+    result = {}
+    for name, source in (("bulk_import", zip_path), ("nightly_update", nightly)):
+        sampler = LagSampler(cluster.pg)
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [*MANAGE, "import_ctgov", str(source)],
+            env=cluster.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(cluster.directory / f"{name}.log", "w"),  # noqa: SIM115
+        )
+        steps = []
+        while proc.poll() is None:
+            steps.append(_strip(run_step(ports, 4, 5.0, (trials, all_trials), "I", seed)))
+        seconds = time.monotonic() - started
+        cluster.pg.caught_up()
+        caught_up_after = time.monotonic() - started - seconds
+        result[name] = {
+            "records": n if name == "bulk_import" else n // 3,
+            "exit_code": proc.returncode,
+            "seconds": round(seconds, 1),
+            "replica_caught_up_after_s": round(caught_up_after, 2),
+            **sampler.summary(),
+            "browsing_rps": round(sum(s["requests"] for s in steps) / max(seconds, 0.1), 1),
+            "browsing_p95_ms": max((s["p95_ms"] for s in steps), default=None),
+            "browsing_errors": sum(s["errors"] for s in steps),
+        }
+        say(f"load: {name}: {result[name]}")
+    return result
+
+
+def _strip(step: dict) -> dict:
+    step.pop("contacts", None)
+    return step
+
+
+def main_cluster(args) -> int:
+    from cluster import Cluster
+
+    cores = os.cpu_count() or 1
+    web_processes = max(args.web_processes, 2)
+    per_process = max(2, (2 * cores + 1) // web_processes)
+    port = int(os.environ.get("CLUSTER_PORT", 55440))
+    cluster = Cluster(
+        port=port,
+        web_processes=web_processes,
+        web_workers=per_process,
+        replica=not args.no_replica,
+        pooler=not args.no_pgbouncer,
+    )
+    lag = None
+    with cluster:
+        url = cluster.pg.url()
+        all_trials = all_nct_ids(url)
+        warm_up(cluster.web_ports[0], all_trials)
+        warm_up(cluster.web_ports[-1], all_trials)
+        steps, contacts, breaking = run_steps(args, cluster.web_ports, cluster.trials, all_trials)
+        say("load: checking that no inquiry was lost (waiting for the email worker to send)")
+        check = check_inquiries(url, contacts, cluster.sink)
+        if args.import_trials and not args.no_replica:
+            lag = import_under_load(
+                cluster, args.import_trials, cluster.web_ports, cluster.trials, all_trials,
+                args.seed,
+            )  # fmt: skip
+    held = [s for s in steps if not s["degraded"]]
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": cores,
+        "cluster": {
+            "replica": not args.no_replica,
+            "pgbouncer": not args.no_pgbouncer,
+            "web_processes": web_processes,
+            "gunicorn_workers_each": per_process,
+            "celery": "workers email (celery,email), alerts, import; 2 beats",
+        },
+        "step_seconds": args.seconds,
+        "mix": "search 38%, trial page 30%, API list 20%, API detail 7%, home 3%, contact 2%",
+        "steps": steps,
+        "breaks_at_clients": breaking,
+        "held_up_to_clients": held[-1]["clients"] if held else None,
+        "max_rps_held": max((s["rps"] for s in held), default=None),
+        "inquiries": check,
+        "replica_under_import": lag,
+    }
+    print_table(result)
+    if lag:
+        for name in ("bulk_import", "nightly_update"):
+            print(f"{name}: {lag[name]}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    flavour = "".join(
+        ["-noreplica" if args.no_replica else "", "-nopgbouncer" if args.no_pgbouncer else ""]
+    )
+    path = RESULTS / f"load-cluster{flavour}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    say(f"load: results in {path.relative_to(RESULTS.parent.parent)}")
+    lost = check["inquiries_lost"] or check["emails_missing"] or check["emails_duplicated"]
+    return 1 if lost or any(s["errors"] for s in held) else 0
 
 
 if __name__ == "__main__":

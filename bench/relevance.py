@@ -241,12 +241,15 @@ def _prepare_database(url: str, reuse: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reuse-db", action="store_true", help="keep a loaded tf_relevance")
+    parser.add_argument("--reuse-db", action="store_true", help="keep the loaded copy")
     parser.add_argument("--label", default="", help="a word added to the JSON file name")
     args = parser.parse_args(argv)
     os.environ.setdefault("DEBUG", "True")  # a throwaway local database, no secrets involved
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    url = _database_url(os.environ["DATABASE_URL"], "tf_relevance")
+    # Named after the configured database: two checkouts on one server (helpers' worktrees, CI
+    # jobs) each drop and reload their own copy, never each other's mid-run.
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0] or "tf"
+    url = _database_url(os.environ["DATABASE_URL"], f"{base}_relevance")
     _prepare_database(url, args.reuse_db)
     os.environ["DATABASE_URL"] = url
 

@@ -28,6 +28,7 @@ import subprocess
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from bench.common import PYTHON, ROOT, BenchContext, percentile, say, summary_ms
 
@@ -59,6 +60,31 @@ QUERIES = [
     ("asthma-child", "q=asthma&age=10"),
     ("melanoma-healthy", "q=melanoma+OR+carcinoma&status=any&sort=updated"),
     ("misspelt", "q=carcinomma"),
+]
+
+# The same kinds of searches with broad terms no more common than among real searches: most
+# patients name a condition, a treatment or a trial, a few type one broad word.
+REALISTIC_QUERIES = [
+    "q=oropharyngeal",
+    "q=head+and+neck+cancer",
+    "q=breast+cancer&phase=PHASE2&phase=PHASE3",
+    "q=diabetes&age=45&sex=FEMALE",
+    "q=lymphoma&country=FR&status=any",
+    "q=asthma&age=10",
+    "q=melanoma",
+    "q=multiple+sclerosis",
+    "q=pembrolizumab",
+    "q=leukemia&status=RECRUITING&status=ACTIVE_NOT_RECRUITING",
+    "q=breast+cancer&near=Boston&radius=100",
+    "q=lung+cancer&near=Paris&radius=50",
+    "q=heart+failure",
+    "q=cancer",
+    "q=carcinomma",
+    "q=depression&near=Chicago&radius=100",
+    "q=crohn",
+    "q=prostate+cancer&status=any&page=2",
+    "q=psoriasis",
+    "q=obesity&age=30",
 ]
 
 
@@ -320,7 +346,26 @@ def run(ctx: BenchContext) -> dict:
         cold_requests = rounds * len(paths) if rounds else max(len(paths) * 4, requests // 5)
         say(f"search: cold page, {cold_requests} requests (cache generation bumped each time)")
         cold = http_load(port, paths, requests=cold_requests, before_each=bump_search_generation)
+        # The headline since the search index (issue 15): every search cold, one client, then
+        # 10, on the same mix; and a mix with broad terms as rare as in the registry.
+        cold_rounds = int(os.environ.get("BENCH_SEARCH_COLD_1C_ROUNDS", "2" if ctx.quick else "5"))
+        say(f"search: cold page, one client, {cold_rounds} rounds of the mix")
+        cold_1c = http_load(
+            port, paths, requests=cold_rounds * len(paths), clients=1,
+            before_each=bump_search_generation,
+        )  # fmt: skip
+        cold_10c = http_load(
+            port, paths, requests=max(cold_rounds, 2) * 2 * len(paths),
+            before_each=bump_search_generation,
+        )  # fmt: skip
+        realistic = [f"/trials/?{q}" for q in REALISTIC_QUERIES]
+        cold_real = http_load(
+            port, realistic, requests=cold_rounds * len(realistic), clients=1,
+            before_each=bump_search_generation,
+        )  # fmt: skip
+        web_rss_mb = _workers_rss_mb()
     hit_share = _warm_hit_share(ctx, workload)
+    index = _index_figures()
 
     say(f"search: raw SQL, {sql_requests} searches, {CLIENTS} connections")
     sql = sql_load(ctx.database_url, workload, sql_requests)
@@ -353,7 +398,30 @@ def run(ctx: BenchContext) -> dict:
         f"cold SQL p95 {sql_s['p95']:.0f} ms; slowest cold: "
         + ", ".join(f"{k[9:-12]} {v:.0f} ms" for v, k in slowest)
     )
+    c1 = summary_ms([x for lat in cold_1c["latencies"].values() for x in lat])
+    c10 = summary_ms([x for lat in cold_10c["latencies"].values() for x in lat])
+    creal = summary_ms([x for lat in cold_real["latencies"].values() for x in lat])
+    for path in paths:
+        per_query[f"search_q_{labels[path]}_cold_1c_p50_ms"] = percentile(
+            [x * 1000 for x in cold_1c["latencies"][path]], 50
+        )
+    ctx.notes["search_cold"] = (
+        f"cold, one client: p50 {c1['p50']:.0f} ms, p95 {c1['p95']:.0f} ms; 10 clients: "
+        f"{cold_10c['count'] / cold_10c['wall']:.1f}/s, p95 {c10['p95']:.0f} ms; realistic mix "
+        f"p50 {creal['p50']:.0f} / p95 {creal['p95']:.0f} ms; index built in "
+        f"{index['search_index_build_s']:.1f} s, {index['search_index_mb']:.0f} MB; web worker "
+        f"RSS {web_rss_mb:.0f} MB"
+    )
     return {
+        "search_cold_1c_p50_ms": c1["p50"],
+        "search_cold_1c_p95_ms": c1["p95"],
+        "search_cold_10c_per_s": cold_10c["count"] / cold_10c["wall"],
+        "search_cold_10c_p95_ms": c10["p95"],
+        "search_cold_realistic_1c_p50_ms": creal["p50"],
+        "search_cold_realistic_1c_p95_ms": creal["p95"],
+        "search_cold_errors": cold_1c["errors"] + cold_10c["errors"] + cold_real["errors"],
+        "search_web_rss_mb": web_rss_mb,
+        **index,
         "search_p50_ms": page_s["p50"],
         "search_p95_ms": page_s["p95"],
         "search_p99_ms": page_s["p99"],
@@ -373,11 +441,40 @@ def run(ctx: BenchContext) -> dict:
     }
 
 
+def _workers_rss_mb() -> float:
+    """The largest resident set of a gunicorn worker serving searches (the index open)."""
+    largest = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"gunicorn" not in cmdline or b"config.wsgi" not in cmdline:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                largest = max(largest, int(line.split()[1]))
+    return largest / 1024
+
+
+def _index_figures() -> dict:
+    """The search index rebuilt from the database, timed; its size on disk."""
+    from trials import engine
+
+    say("search: rebuilding the search index (timed)")
+    meta = engine.rebuild()
+    path = engine.index_root() / meta["generation"]
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return {"search_index_build_s": meta["build_s"], "search_index_mb": size / 1e6}
+
+
 def _warm_hit_share(ctx: BenchContext, workload) -> float:
     """Share of the warm mix served from the search cache (total, facets and ranks)."""
     from django.db import connection
     from django.http import QueryDict
 
+    from trials import engine
     from trials.search import parse_page, parse_params, resolve_place, search_trials
 
     hits = 0
@@ -392,11 +489,20 @@ def _warm_hit_share(ctx: BenchContext, workload) -> float:
             statements.append(sql)
             return execute(sql, params, many, context)
 
-        with connection.execute_wrapper(record):
-            search_trials(params, page=parse_page(data.get("page")))
-        ranked = any("LIMIT %(limit)s" in s for s in statements)
-        counted = any("WITH base AS" in s for s in statements)
-        hits += not ranked and not counted
+        searched = []
+        original = engine.Search.__init__
+
+        def counting(self, *args, searched=searched, original=original, **kwargs):
+            searched.append(1)
+            original(self, *args, **kwargs)
+
+        engine.Search.__init__ = counting
+        try:
+            with connection.execute_wrapper(record):
+                search_trials(params, page=parse_page(data.get("page")))
+        finally:
+            engine.Search.__init__ = original
+        hits += not searched
     return hits / len(QUERIES)
 
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -67,15 +68,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A request that wrote reads its own writes (config/db.py).
+    "config.db.ReadYourWritesMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # The language from the address, else negotiated (config/i18n.py).
+    "config.i18n.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "trials.middleware.SearchIndexUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
@@ -113,6 +118,42 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # restart: a lost connection is retried on a fresh one for this long, with backoff, before a
 # 503 page that keeps what was typed (config/outage.py). Keep it under the web server's timeout.
 DB_OUTAGE_RETRY_SECONDS = envint("DB_OUTAGE_RETRY_SECONDS", 15, minimum=0, maximum=25)
+
+# A streaming read replica (optional): search, trial pages, the API and the feed read from it,
+# everything else uses the primary (config/db.py). Same user and database as the primary.
+if envstr("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = {
+        **envdatabase("DATABASE_REPLICA_URL"),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        # Tests read the replica's copy of the test database, not a database of its own.
+        "TEST": {"MIRROR": "default"},
+    }
+    # A replica that does not answer is skipped: it must not hold a page for long.
+    DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", 2)
+DATABASE_ROUTERS = ["config.db.ReplicaRouter"]
+# A replica replaying further behind than this is skipped: reads go to the primary.
+REPLICA_MAX_LAG_SECONDS = envint("REPLICA_MAX_LAG_SECONDS", 10, minimum=1)
+# How often each web process asks the replica for its lag (one cheap query).
+REPLICA_CHECK_SECONDS = envint("REPLICA_CHECK_SECONDS", 2, minimum=0)
+# After a write, that browser reads from the primary for this long (cookie below): longer than
+# the replica's usual lag, shorter than a visit.
+REPLICA_STICKY_SECONDS = envint("REPLICA_STICKY_SECONDS", 10, minimum=1)
+REPLICA_STICKY_COOKIE = "tf_primary"
+
+# PgBouncer in transaction pooling in front of PostgreSQL: a server session lasts one
+# transaction, so no server-side cursors (they outlive it), no persistent connections to the
+# pooler (it pools), no prepared statements (psycopg prepares a query run 5 times; PgBouncer
+# 1.18 cannot route them) and session-level advisory locks on a connection of their own,
+# straight to PostgreSQL (DATABASE_DIRECT_URL: same user and database). SET LOCAL (the search's
+# planner settings) is transaction-scoped and fine.
+DATABASE_POOLER = envchoice("DATABASE_POOLER", "none", ["none", "pgbouncer"])
+if DATABASE_POOLER == "pgbouncer":
+    for _alias in DATABASES.values():
+        _alias["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _alias["CONN_MAX_AGE"] = 0
+        _alias["OPTIONS"]["prepare_threshold"] = None
+    DATABASE_DIRECT = envdatabase("DATABASE_DIRECT_URL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and rate limits; the cache apart -----------------------------------
@@ -336,6 +377,8 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French")), ("it", _("Italian"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates in each language's own style (config/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -388,6 +431,15 @@ SECURE_PROXY_SSL_HEADER = (
 # Searches (page, API, feeds) per IP per minute: generous for people behind a hospital's NAT,
 # low enough to stop scrapers hammering the database.
 SEARCH_RATE_PER_MINUTE = envint("SEARCH_RATE_PER_MINUTE", 300, minimum=1)
+# The search index (trials.engine), derived from the database; each web host keeps its own copy.
+# One per database by default (the bench and relevance runs use databases of their own).
+SEARCH_INDEX_DIR = envstr(
+    "SEARCH_INDEX_DIR",
+    str(BASE_DIR / ".local" / "search-index" / (DATABASES["default"].get("NAME") or "default")),
+)
+# Reindex changed trials at once rather than after the transaction commits (tests, whose
+# transactions never commit).
+SEARCH_INDEX_UPDATE_IMMEDIATELY = envbool("SEARCH_INDEX_UPDATE_IMMEDIATELY", False)
 # Reverse proxies in front of the web processes whose X-Forwarded-For we trust (rate limits).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)

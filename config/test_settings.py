@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 
 # Tests run against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, as set by `make test`).
 # Their Celery messages and cache keys get a prefix of their own so that a test run never
@@ -19,6 +20,11 @@ os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The suite searches hundreds of times a minute from one address; tests of the limits set their own.
 os.environ.setdefault("SEARCH_RATE_PER_MINUTE", "100000")
+os.environ.setdefault("SEARCH_INDEX_UPDATE_IMMEDIATELY", "True")
+# One index per test run (worker processes share it through the environment).
+os.environ.setdefault(
+    "SEARCH_INDEX_DIR", os.path.join(tempfile.gettempdir(), f"tf-search-index-{os.getpid()}")
+)
 from config.settings import *  # noqa: F403
 
 # Admin tests log staff in directly; tests of the two-step login turn it on. Set here, not in

@@ -4,14 +4,18 @@ handler500 that tells a database outage from a bug."""
 import sys
 
 from django.apps import apps
+from django.conf import settings
 from django.db import DatabaseError, connections
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
+from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.defaults import server_error as django_server_error
 from redis.exceptions import RedisError
 
 from config import outage
+from config.db import replica_configured, replica_health
 from config.privacy import private
 from config.redis import get_redis
 
@@ -50,6 +54,11 @@ def healthz(request):
             checks["worker"] = f"ok ({len(replies)} answered)" if replies else "no worker answered"
             healthy = healthy and bool(replies)
 
+    if replica_configured():
+        # Reported, never failed: a replica down or behind is skipped and reads go to the
+        # primary (config/db.py). Checked now, not from this process's last check.
+        checks["replica"] = replica_health(force=True)[1]
+
     if checks["database"] == "ok":
         # What the apps report about themselves (trials: the registry sync): an app's
         # AppConfig.health_checks(), so that config imports none of them.
@@ -81,3 +90,24 @@ def server_error(request):
     if isinstance(exc, DatabaseError) and outage.connection_lost(exc):
         return outage.unavailable(request, kept=False)
     return django_server_error(request)
+
+
+# Addresses crawlers have no business in: secret links (never indexed anyway, config/privacy.py),
+# forms, and the printable copies of trial pages. Each in every language's prefix.
+_ROBOTS_DISALLOW = ("inquiries/", "alerts/", "sites/", "notes/", "trials/*/contact/",
+                    "trials/*/print/", "trials/*/watch/", "trials/*/notes/")  # fmt: skip
+
+
+@cache_control(max_age=86400, public=True)
+def robots_txt(request):
+    prefixes = [""] + [f"{code}/" for code, _name in settings.LANGUAGES if code != "en"]
+    lines = ["User-agent: *"]
+    lines += [f"Disallow: /{prefix}{path}" for prefix in prefixes for path in _ROBOTS_DISALLOW]
+    lines += ["Allow: /", "", f"Sitemap: {settings.SITE_URL}{reverse('sitemap')}", ""]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+
+
+@cache_control(max_age=604800, public=True)
+def favicon(request):
+    """Browsers ask /favicon.ico on pages without an icon link (the admin's, a PDF, an error)."""
+    return HttpResponsePermanentRedirect(static("img/favicon.ico"))

@@ -10,11 +10,10 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core import signing
 from django.http import QueryDict
-from django.urls import reverse
 
+from config.i18n import absolute_url
 from trials.search import SearchParams, parse_params
 
 SALT = "alerts.one-click"
@@ -50,9 +49,10 @@ def make_token(reference: str, params: SearchParams) -> str:
     return signing.dumps({"i": reference, "s": params.to_query()}, salt=SALT, compress=True)
 
 
-def make_url(reference: str, params: SearchParams) -> str:
-    return settings.SITE_URL + reverse(
-        "notifications:one-click-alert", args=[make_token(reference, params)]
+def make_url(reference: str, params: SearchParams, *, language: str) -> str:
+    """The link in the recipient's `language` (emails are written outside any request)."""
+    return absolute_url(
+        "notifications:one-click-alert", make_token(reference, params), language=language
     )
 
 

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config import ratelimit
+from config.db import replica_reads
 from config.jsonbody import BadJSON, loads_object
 from config.outage import survives_db_outage
 from config.privacy import private_page
@@ -306,7 +307,8 @@ class SearchFeed(Feed):
         return trial.first_seen_at
 
 
-feed = SearchFeed()
+# Reads only, the same for everyone: from the read replica when there is one.
+feed = replica_reads(SearchFeed())
 
 
 # --- one-click alerts from the "not eligible" email ----------------------------------------

@@ -412,3 +412,25 @@ class CoordinatedSite(Site):
         proxy = True
         verbose_name = _("my site")
         verbose_name_plural = _("my sites")
+
+
+class StaffProfile(models.Model):
+    """A staff member's own settings. Their emails are written in `email_language`, whatever
+    the country of the sites they coordinate (patients.staff.staff_language)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    email_language = models.CharField(
+        _("language of my emails"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        help_text=_("Emails TrialFinder sends you are written in this language."),
+    )
+
+    class Meta:
+        verbose_name = _("my email language")
+        verbose_name_plural = _("my email language")
+
+    def __str__(self):
+        return self.get_email_language_display()

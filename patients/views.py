@@ -35,7 +35,8 @@ from patients.models import (
     SiteConfirmation,
 )
 from trials import geo
-from trials.models import CoordinatorStatus, Site, Trial
+from trials.models import CoordinatorStatus, Site, SiteStatus, Trial
+from trials.plain import plain_read
 
 # Enough for a family contacting a few trials; too few for a flood.
 CONTACT_PER_IP = ratelimit.Limit("contact-ip", 5, 3600)
@@ -44,9 +45,14 @@ SENT_SALT = "patients.sent"
 SENT_MAX_AGE = 24 * 3600
 
 
+# Sites recruiting now come before those about to, and those the registry gives no status last.
+_STATUS_ORDER = {SiteStatus.RECRUITING: 0, SiteStatus.NOT_YET_RECRUITING: 1}
+
+
 def recruiting_sites(trial: Trial, point: geo.Point | None) -> list[Site]:
-    """The sites a patient may contact: nearest first when a place is known, else in the
-    registry's order (so the first recruiting site is preselected)."""
+    """The sites a patient may contact: recruiting ones first, then those not yet recruiting;
+    within each, nearest first when a place is known, else in the registry's order (the first
+    is preselected)."""
     sites = list(Site.objects.recruiting().filter(trial=trial).order_by("position", "id"))
     for site in sites:
         site.distance_km = (
@@ -54,8 +60,14 @@ def recruiting_sites(trial: Trial, point: geo.Point | None) -> list[Site]:
             if point and site.latitude is not None
             else None
         )
-    if point:
-        sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
+    sites.sort(
+        key=lambda s: (
+            _STATUS_ORDER.get(s.status, 2),
+            s.distance_km is None,
+            s.distance_km or 0,
+            s.position,
+        )
+    )
     return sites
 
 
@@ -117,8 +129,12 @@ def contact(request, nct_id):
     if outcome == MAY_NOT_BE_ELIGIBLE and ratelimit.search_hit(request).allowed:
         # Other trials for the same condition near the same place, while they still decide
         # (a search: over the search limit the page goes without, never the contact form).
+        told = prescreen.snapshot()
         ctx["alternatives"] = alternatives.alternatives_for(
-            trial, near or alternatives.site_place(sites[0])
+            trial,
+            near or alternatives.site_place(sites[0]),
+            age=told.get("age"),
+            sex=told.get("sex", ""),
         )
     if request.POST.get("step") == "check":
         # "Check my answers": show the outcome and keep what was typed, without validating it.
@@ -366,6 +382,7 @@ def _render_print(request, trial: Trial, near: str, answers: list[dict]):
         "answers": answers,
         "printed_on": timezone.now(),
         "trial_url": request.build_absolute_uri(trial.get_absolute_url()),
+        "plain_read": plain_read(trial),
     }
     return render(request, "trials/print.html", ctx)
 

@@ -240,6 +240,8 @@ def cmd_run(args: list[str]) -> int:
         manage(
             "import_ctgov", "trials/demo_data/ctgov", "trials/demo_data/reconstructed", check=False
         )
+        say("checking the search index (built when missing, corrupt or behind the database)")
+        manage("search_index", "ensure")
         say("creating the demo logins")
         manage("demo_setup")
         say(f"TrialFinder: http://localhost:{port}/  (admin: http://localhost:{port}/admin/)")

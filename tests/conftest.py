@@ -55,6 +55,32 @@ def django_db_setup(django_db_setup, django_db_blocker):
         assert stats.failed == 0, stats.summary()
 
 
+_index_dirty = {"transactional": False}
+
+
+@pytest.fixture(autouse=True)
+def search_index_follows_the_database(request, django_db_blocker):
+    """The search index is built with the demo trials (after_import). A test's rolled-back
+    writes, or a transactional test's flush, leave it holding what the database no longer
+    does: the next test puts it back first (by then the rollback or flush is done)."""
+    from trials import engine
+
+    if engine._touched or _index_dirty["transactional"]:
+        from trials.models import Trial
+
+        with django_db_blocker.unblock():
+            touched = list(engine._touched)
+            if touched:
+                engine.update(touched)
+            engine._touched.clear()
+            if engine.READER.searcher().num_docs != Trial.objects.count():
+                engine.rebuild()
+    _index_dirty["transactional"] = "transactional_db" in request.fixturenames or (
+        "live_server" in request.fixturenames
+    )
+    yield
+
+
 @pytest.fixture
 def demo_study_path():
     def path(nct_id: str) -> Path:

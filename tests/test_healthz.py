@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_it_is_ok_when_the_database_and_redis_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "redis": "ok"}
+    assert response.json() == {"database": "ok", "redis": "ok", "search_index": "ok (298 trials)"}
     assert "no-cache" in response["Cache-Control"]
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +21,7 @@ from trials.models import (
     TrialVersion,
     field_label,
 )
+from trials.plain import plain_read, source_value
 
 REVIEW_FIELDS = ("plain_language", "plain_written_by", "plain_reviewed_by", "plain_reviewed_on")
 PORTAL_FIELDS = (*PLAIN_TEXT_FIELDS, *REVIEW_FIELDS, *TAKING_PART_FIELDS)
@@ -106,6 +108,17 @@ class TrialAdmin(admin.ModelAdmin):
             },
         ),
         (
+            _("Our plain-language read (made automatically)"),
+            {
+                "fields": ("plain_read_sources",),
+                "classes": ("collapse",),
+                "description": _(
+                    "Generated from the registry fields on every view, in the language of this "
+                    "page. A text written above replaces the matching part."
+                ),
+            },
+        ),
+        (
             _("Who wrote and reviewed the plain-language texts"),
             {
                 "fields": ("plain_written_by", "plain_reviewed_by", "plain_reviewed_on"),
@@ -173,12 +186,43 @@ class TrialAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [
             "reading_grades",
+            "plain_read_sources",
             *(
                 f.name
                 for f in Trial._meta.get_fields()
                 if getattr(f, "concrete", False) and f.name not in PORTAL_FIELDS
             ),
         ]
+
+    @admin.display(description=_("sentences and the fields they come from"))
+    def plain_read_sources(self, obj):
+        if obj is None or not obj.pk:
+            return "-"
+        read = plain_read(obj)
+        rows = []
+        for part in read.parts:
+            if part.staff_text:
+                rows.append((part.title, part.staff_text, format_html("<em>{}</em>",
+                             gettext("written by staff"))))  # fmt: skip
+                continue
+            for sentence in part.sentences:
+                sources = format_html_join(
+                    "",
+                    "<li><code>{}</code>: {}</li>",
+                    (
+                        (path, Truncator(repr(source_value(obj, path))).chars(160))
+                        for path in sentence.sources
+                    ),
+                )
+                rows.append((part.title, sentence.text, format_html("<ul>{}</ul>", sources)))
+        return format_html(
+            '<table class="plain-read-sources"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            gettext("Part"),
+            gettext("Sentence"),
+            gettext("Source fields and their values"),
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description=_("reading grade (as saved)"))
     def reading_grades(self, obj):

@@ -11,10 +11,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import replica_reads
 from trials import geo
-from trials.changes import field_labels
+from trials.changes import field_labels, registry_updates
 from trials.ctgov import NCT_RE
+from trials.masking import mask_free_text
 from trials.models import Trial
+from trials.plain import plain_read
 from trials.search import parse_params, resolve_place, search_trials
 
 API_PAGE_SIZE = 20
@@ -40,6 +43,7 @@ def _site(site: dict | None) -> dict | None:
 
 @csrf_exempt  # read-only and cookie-less: other methods get 405, not a CSRF 403
 @require_safe
+@replica_reads
 def trial_list(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -110,6 +114,7 @@ def trial_list(request):
 
 @csrf_exempt
 @require_safe
+@replica_reads
 def trial_detail(request, nct_id):
     nct_id = nct_id.upper()
     if not NCT_RE.match(nct_id):
@@ -122,6 +127,9 @@ def trial_detail(request, nct_id):
     if near and not point:
         return _error("near", "unknown place")
     sites = []
+    sites_with_contact = set(
+        trial.contacts.filter(site__isnull=False).values_list("site_id", flat=True)
+    )
     for site in trial.sites.filter(removed_at__isnull=True).order_by("position"):
         distance = (
             round(
@@ -142,11 +150,13 @@ def trial_detail(request, nct_id):
                 "latitude": site.latitude,
                 "longitude": site.longitude,
                 "distance_km": distance,
+                "has_contact": site.id in sites_with_contact,
             }
         )
     if point:
         sites.sort(key=lambda s: (s["distance_km"] is None, s["distance_km"] or 0))
     with translation.override("en"):
+        version_rows = list(trial.versions.defer("record").order_by("-number"))
         versions = [
             {
                 "number": v.number,
@@ -156,32 +166,99 @@ def trial_detail(request, nct_id):
                 else None,
                 "changed": field_labels(v.changed_fields),
             }
-            for v in trial.versions.defer("record").order_by("number")
+            for v in reversed(version_rows)
         ]
+    updates, complete = registry_updates(
+        trial.first_posted, [v.last_update_posted for v in reversed(version_rows)]
+    )
     body = {
         "nct_id": trial.nct_id,
         "title": trial.title,
         "brief_title": trial.brief_title,
         "official_title": trial.official_title or None,
         "status": trial.overall_status,
+        # Only with status UNKNOWN: the status before it went unverified.
+        "last_known_status": trial.last_known_status or None,
+        "why_stopped": trial.why_stopped or None,
         "phases": trial.phases,
         "study_type": trial.study_type or None,
         "conditions": trial.conditions,
         "condition_meshes": trial.condition_meshes,
+        "keywords": trial.keywords,
         "interventions": [
-            {"type": i.get("type") or None, "name": i.get("name", "")} for i in trial.interventions
+            {
+                "type": i.get("type") or None,
+                "name": i.get("name", ""),
+                "other_names": i.get("other_names", []),
+                "description": i.get("description") or None,
+            }
+            for i in trial.interventions
         ],
+        "arms": [
+            {
+                "label": a.get("label", ""),
+                "type": a.get("type") or None,
+                "description": a.get("description") or None,
+                "interventions": a.get("interventions", []),
+            }
+            for a in trial.arm_groups
+        ],
+        "outcomes": {
+            "primary": [_outcome(o) for o in trial.primary_outcomes],
+            "secondary": [_outcome(o) for o in trial.secondary_outcomes],
+        },
+        "design": {
+            "enrollment": (
+                {"count": trial.enrollment_count, "type": trial.enrollment_type or None}
+                if trial.enrollment_count is not None
+                else None
+            ),
+            "allocation": trial.allocation or None,
+            "masking": trial.masking or None,
+            "primary_purpose": trial.primary_purpose or None,
+        },
+        "dates": {
+            "start": _partial_date(
+                trial.start_date, trial.start_date_precision, trial.start_date_type
+            ),
+            "primary_completion": _partial_date(
+                trial.primary_completion_date,
+                trial.primary_completion_date_precision,
+                trial.primary_completion_date_type,
+            ),
+            "completion": _partial_date(
+                trial.completion_date, trial.completion_date_precision, trial.completion_date_type
+            ),
+            "first_posted": _iso(trial.first_posted),
+            "results_first_posted": _iso(trial.results_first_posted),
+            "last_update_posted": _iso(trial.last_update_posted),
+        },
         "summary": trial.plain_summary or trial.brief_summary,
         "eligibility": {
             "minimum_age": trial.minimum_age or None,
             "maximum_age": trial.maximum_age or None,
-            "sex": trial.sex,
+            "sex": trial.sex or None,
             "healthy_volunteers": trial.healthy_volunteers,
             "inclusion": trial.inclusion_criteria,
             "exclusion": trial.exclusion_criteria,
             "criteria_text": trial.eligibility_criteria,
         },
         "lead_sponsor": trial.lead_sponsor or None,
+        "collaborators": trial.collaborators,
+        "officials": [
+            {
+                "name": mask_free_text(o.get("name", "")),
+                "affiliation": mask_free_text(o.get("affiliation", "")) or None,
+                "role": o.get("role") or None,
+            }
+            for o in trial.officials
+        ],
+        # Which ways of reaching the study team the registry lists; the details never leave
+        # the portal (the contact form routes messages).
+        "central_contacts": [
+            {"phone": bool(c.phone.strip()), "email": bool(c.email.strip())}
+            for c in trial.contacts.filter(site__isnull=True)
+        ],
         "first_posted": trial.first_posted.isoformat() if trial.first_posted else None,
         "last_update_posted": trial.last_update_posted.isoformat()
         if trial.last_update_posted
@@ -189,12 +266,51 @@ def trial_detail(request, nct_id):
         "first_seen_at": trial.first_seen_at.isoformat(),
         "last_changed_at": trial.last_changed_at.isoformat(),
         "change_count": trial.change_count,
+        "registry_updates": {"count": updates, "complete": complete},
         "registry_url": trial.registry_url,
         "url": request.build_absolute_uri(trial.get_absolute_url()),
         "sites": sites,
         "versions": versions,
+        "plain_read": _plain_read(request, trial, len(sites)),
     }
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+def _iso(date) -> str | None:
+    return date.isoformat() if date else None
+
+
+def _partial_date(date, precision: str, kind: str) -> dict | None:
+    """A registry date as registered: "2024", "2024-03" or "2024-03-05", and its type."""
+    if not date:
+        return None
+    text = {"year": f"{date:%Y}", "month": f"{date:%Y-%m}"}.get(precision, date.isoformat())
+    return {"date": text, "type": kind or None}
+
+
+def _outcome(outcome: dict) -> dict:
+    return {
+        "measure": outcome.get("measure", ""),
+        "time_frame": outcome.get("time_frame") or None,
+        "description": outcome.get("description") or None,
+    }
+
+
+def _plain_read(request, trial: Trial, site_count: int) -> dict:
+    """The generated read in `?lang=` (en, fr, it), else the request's language, each sentence
+    with the fields it came from."""
+    wanted = request.GET.get("lang", "")
+    language = wanted if wanted in PLAIN_LANGUAGES else (translation.get_language() or "en")[:2]
+    read = plain_read(trial, language, site_count=site_count)
+    with translation.override(language):
+        label = translation.gettext(
+            "Our plain-language read of the registry record, made automatically. "
+            "Informational only — not medical advice."
+        )
+    return {"label": label, **read.as_dict()}
+
+
+PLAIN_LANGUAGES = ("en", "fr", "it")
 
 
 # The OpenAPI 3.1 document, kept as JSON beside this module; tests check every answer of the

@@ -90,3 +90,19 @@ def describe(change: dict) -> str:
     if kind == "contacts":
         return _("The contacts of the study have changed.")
     return _("The registry record has changed.")
+
+
+def registry_updates(first_posted, version_update_dates: list) -> tuple[int, bool]:
+    """(how many times the registry updated the record, whether that count is complete).
+
+    The registry does not say how many versions a record has; we count the distinct update
+    dates (lastUpdatePostDate) of the versions we imported. When the first copy we saw was
+    already updated after its first posting, earlier updates are unknown: the count is a
+    minimum ("at least N"). `version_update_dates` are in version order, oldest first.
+    """
+    dates = [d for d in version_update_dates if d]
+    if not dates:
+        return 0, False
+    updates = len({d for d in dates if first_posted is None or d > first_posted})
+    complete = first_posted is not None and dates[0] <= first_posted
+    return updates, complete

@@ -32,7 +32,10 @@ _DAYS_PER_UNIT = {
 MAX_AGE_DAYS = int(200 * 365.25)  # "130 Years" means "no limit" in real records; 200 is absurd
 # C0 control characters and DEL, but tab and newline: invisible in a page, refused by XML (one
 # "\x02" in a record made every feed listing the trial fail) and by PostgreSQL (NUL).
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Also the bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): an
+# unbalanced right-to-left override in a record reverses the text that follows it on screen,
+# page furniture included. Plain direction marks (U+200E/U+200F) are harmless and kept.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 STATUSES = {
     "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
@@ -118,7 +121,7 @@ def _str(value, path: str, *, max_length: int | None = None) -> str:
 
 
 def clean_controls(text: str) -> str:
-    """Text without control characters; CR LF and lone CR line ends become newlines."""
+    """Text without control or bidi override characters; CR LF and lone CR become newlines."""
     return _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
@@ -287,6 +290,10 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
         _obj(status.get("studyFirstPostDateStruct"), "studyFirstPostDateStruct").get("date"),
         "studyFirstPostDateStruct.date",
     )
+    results_first_posted, _ = parse_partial_date(
+        _obj(status.get("resultsFirstPostDateStruct"), "resultsFirstPostDateStruct").get("date"),
+        "resultsFirstPostDateStruct.date",
+    )
     last_update, _ = parse_partial_date(
         _obj(status.get("lastUpdatePostDateStruct"), "lastUpdatePostDateStruct").get("date"),
         "lastUpdatePostDateStruct.date",
@@ -342,16 +349,8 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
                 ),
             }
         )
-    primary_outcomes = []
-    for i, item in enumerate(_list(outcomes.get("primaryOutcomes"), "primaryOutcomes")):
-        item = _obj(item, f"primaryOutcomes[{i}]")
-        primary_outcomes.append(
-            {
-                "measure": _str(item.get("measure"), f"primaryOutcomes[{i}].measure"),
-                "time_frame": _str(item.get("timeFrame"), f"primaryOutcomes[{i}].timeFrame"),
-                "description": _str(item.get("description"), f"primaryOutcomes[{i}].description"),
-            }
-        )
+    primary_outcomes = _outcomes(outcomes.get("primaryOutcomes"), "primaryOutcomes")
+    secondary_outcomes = _outcomes(outcomes.get("secondaryOutcomes"), "secondaryOutcomes")
 
     lead = _obj(sponsors.get("leadSponsor"), "leadSponsor")
     collaborators = [
@@ -404,6 +403,7 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
         "completion_date_precision": completion_precision,
         "completion_date_type": completion_type,
         "first_posted": first_posted,
+        "results_first_posted": results_first_posted,
         "last_update_posted": last_update,
         "retrieved_on": retrieved_on,
         "study_type": _enum(design.get("studyType"), "studyType", STUDY_TYPES),
@@ -428,6 +428,7 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
         ),
         "arm_groups": arm_groups,
         "primary_outcomes": primary_outcomes,
+        "secondary_outcomes": secondary_outcomes,
         "eligibility_criteria": criteria,
         "inclusion_criteria": inclusion,
         "exclusion_criteria": exclusion,
@@ -435,7 +436,8 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
         "maximum_age": max_age_text,
         "minimum_age_days": min_age,
         "maximum_age_days": max_age,
-        "sex": _enum(eligibility.get("sex"), "sex", SEXES) or "ALL",
+        # Absent stays absent ("not stated" on the page): never a default of "ALL".
+        "sex": _enum(eligibility.get("sex"), "sex", SEXES),
         "gender_description": _str(eligibility.get("genderDescription"), "genderDescription"),
         "healthy_volunteers": _bool(eligibility.get("healthyVolunteers"), "healthyVolunteers"),
         "std_ages": _strs(eligibility.get("stdAges"), "stdAges"),
@@ -452,6 +454,21 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
         sites=sites,
         central_contacts=central,
     )
+
+
+def _outcomes(value, path: str) -> list[dict]:
+    """[{"measure", "time_frame", "description"}] in record order, as registered."""
+    items = []
+    for i, item in enumerate(_list(value, path)):
+        item = _obj(item, f"{path}[{i}]")
+        items.append(
+            {
+                "measure": _str(item.get("measure"), f"{path}[{i}].measure"),
+                "time_frame": _str(item.get("timeFrame"), f"{path}[{i}].timeFrame"),
+                "description": _str(item.get("description"), f"{path}[{i}].description"),
+            }
+        )
+    return items
 
 
 def _mesh_terms(value, path: str) -> list[str]:

@@ -5,11 +5,12 @@ Criteria:\\n\\n* item", with nested bullets, numbered items, headings that vary 
 Criteria:", "Inclusion Criteria (Parts 1 and 2):", "* INCLUSION CRITERIA:", a typo
 "Inclusion Criteriar:") and sometimes several inclusion/exclusion sections (per cohort).
 
-Items are {"text": str, "children": [items]}; a section heading that says more than
-"Inclusion Criteria" (e.g. "Inclusion Criteria for Cohort B") is kept as an item with
-"heading": True whose children are that section's items. Nothing is dropped: every word of the
-text ends up in one of the two lists. A text with no inclusion or exclusion heading is not
-split (both lists empty) and the page shows it as written.
+Items are {"text": str, "children": [items]}, plus "marker" ("1.", "b)") for numbered and
+lettered items, kept because criteria refer to each other by number; a section heading that
+says more than "Inclusion Criteria" (e.g. "Inclusion Criteria for Cohort B") is kept as an
+item with "heading": True whose children are that section's items. Nothing is dropped:
+every word of the text ends up in one of the two lists. A text with no inclusion or
+exclusion heading is not split (both lists empty) and the page shows it as written.
 """
 
 import re
@@ -32,8 +33,9 @@ _PLAIN_HEADING_RE = re.compile(r"^(inclusion|exclusion)\s+criteri[a-z]*\s*:?$", 
 _BULLET_RE = re.compile(
     r"^(?P<indent>\s*)(?P<marker>[*\-+•]|\d{1,3}[.)]|[a-zA-Z][.)])\s+(?P<text>.*)$"
 )
-# Markdown backslash escapes seen in registry texts: \>= \< \[ \] \* \^ 3\.
-_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>^~|=])")
+# Markdown backslash escapes: any ASCII punctuation, as CommonMark reads them (seen in registry
+# texts: \>= \< \[ \] \* \^ \& 3\.).
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _MIDLINE_EXCLUSION_RE = re.compile(
     r"(?<=\S)\s+-?\s*((?:key\s+)?exclusion\s+criteria\s*:)", re.IGNORECASE
 )
@@ -118,6 +120,10 @@ def _parse_items(lines: list[str]) -> list[dict]:
         if bullet:
             text = bullet.group("text").strip()
             item: dict = {"text": text, "children": []}
+            marker = bullet.group("marker")
+            if marker[0].isalnum():
+                # "1." or "b)": the criteria refer to each other by it ("see 3."), keep it.
+                item["marker"] = marker
             while stack and stack[-1][0] >= indent:
                 stack.pop()
             (stack[-1][1]["children"] if stack else root).append(item)

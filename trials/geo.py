@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from config.db import read_connection
+
 EARTH_RADIUS_KM = 6371.0088
 _LATIN_RE = re.compile(r"^[A-Za-z\u00C0-\u024F\s'\u2019\-.(),]+$")
 _SPACES_RE = re.compile(r"\s+")
@@ -82,7 +84,7 @@ def resolve(text: str) -> Point | None:
     key = normalise(name)
     if not key:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """
             SELECT p.name, p.country_code, p.latitude, p.longitude
@@ -116,7 +118,7 @@ def suggest(text: str) -> str | None:
     key = normalise((text or "").partition(",")[0])[:100]
     if len(key) < 3:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """
             SELECT p.name, similarity(n.key, %s) AS score
@@ -230,3 +232,22 @@ def load_gazetteer(schema_editor=None) -> int:
             """
         )
     return len(places)
+
+
+# The registry geocodes a site to its city's centre: two places closer than this may be anywhere
+# in the same city, and any distance is uncertain by about as much.
+SAME_CITY_KM = 5
+
+
+def describe_distance(km: float | None, city: str = "") -> str:
+    """ "in Milan", "about 10 km", "about 45 km", "about 320 km": never "0.4 km" from two
+    city-centre points. The one rule for every page and email that shows a distance."""
+    from django.utils.translation import gettext as _
+
+    if km is None:
+        return ""
+    if km < SAME_CITY_KM:
+        return _("in %(city)s") % {"city": city} if city else _("less than 5 km")
+    step = 5 if km < 100 else 10
+    rounded = max(10, round(km / step) * step)
+    return _("about %(km)s km") % {"km": rounded}

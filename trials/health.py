@@ -37,4 +37,27 @@ def checks() -> dict[str, tuple[str, bool]]:
         # A stale sync is reported, not failed: the portal still serves what it has, and a
         # load balancer must not take web processes out for it.
         found["ctgov_sync"] = (sync_health(), True)
+    found["search_index"] = search_index_health()
     return found
+
+
+# An index behind the database by more than this is a failure (each import updates it in the
+# same run; `manage.py search_index sync` follows on other hosts): shorter gaps are reported.
+SEARCH_INDEX_BEHIND_SECONDS = 600
+
+
+def search_index_health() -> tuple[str, bool]:
+    """The search index: missing or corrupt fails the probe (searches would answer 503)."""
+    from trials import engine
+
+    state = engine.status()
+    if state["state"] in ("missing", "corrupt"):
+        return f"{state['state']} ({state.get('error') or state['path']})", False
+    if state["state"] == "behind":
+        db = datetime.datetime.fromisoformat(state["db_watermark"])
+        index = state["index_watermark"]
+        lag = (db - datetime.datetime.fromisoformat(index)).total_seconds() if index else None
+        if lag is None or lag > SEARCH_INDEX_BEHIND_SECONDS:
+            return f"behind the database (index up to {index}, database {db.isoformat()})", False
+        return f"behind the database by {lag:.0f} s (updating)", True
+    return f"ok ({state['documents']} trials)", True

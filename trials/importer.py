@@ -15,8 +15,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, connection, reset_queries, transaction
@@ -24,6 +24,7 @@ from django.db.models import JSONField
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from config.db import direct_connection, wait_for_replica
 from trials.ctgov import ParsedStudy, RecordError, changed_paths, parse_study, patient_changes
 from trials.geo import locate_cities, refresh_postal_codes
 from trials.models import TRIAL_PORTAL_FIELDS, Contact, Site, Trial, TrialVersion
@@ -65,17 +66,23 @@ SITE_UPDATE_FIELDS = [
 class ImportStats:
     created: int = 0
     updated: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # includes the `older` ones
     failed: int = 0
+    # Records older than the copy already imported (an old file re-imported, a sync that
+    # overlaps): kept out, counted as unchanged, each reported through Importer.on_note.
+    older: int = 0
+    # Created or changed trials, for the search index (updated in the same run: after_import).
+    changed_ids: list[int] = field(default_factory=list, repr=False)
 
     @property
     def seen(self) -> int:
         return self.created + self.updated + self.unchanged + self.failed
 
     def summary(self) -> str:
+        older = f" ({self.older} older than ours, kept out)" if self.older else ""
         return (
             f"created {self.created}, updated {self.updated}, "
-            f"unchanged {self.unchanged}, failed {self.failed}"
+            f"unchanged {self.unchanged}{older}, failed {self.failed}"
         )
 
 
@@ -90,10 +97,12 @@ class Importer:
         batch_size: int = BATCH_SIZE,
         on_error: Callable[[str, str], None] = _noop,
         on_progress: Callable[[ImportStats], None] = _noop,
+        on_note: Callable[[str, str], None] = _noop,
         writers: int = 1,
     ):
         self.batch_size = batch_size
         self.on_error = on_error
+        self.on_note = on_note
         self.on_progress = on_progress
         # Batches written at once, each on its own connection: a bulk load is bound by
         # PostgreSQL's work per row (the search-vector trigger above all), which one connection
@@ -161,20 +170,24 @@ class Importer:
         existing = {
             row["nct_id"]: row
             for row in Trial.objects.filter(nct_id__in=[p.nct_id for _, _, p in items]).values(
-                "id", "nct_id", "record_hash", "change_count"
+                "id", "nct_id", "record_hash", "change_count", "last_update_posted", "retrieved_on"
             )
         }
         new: list[tuple[dict, ParsedStudy]] = []
         changed: list[tuple[Any, dict, ParsedStudy]] = []
+        notes: list[tuple[str, str]] = []
         unchanged = 0
-        for _label, record, parsed in items:
+        for label, record, parsed in items:
             row = existing.get(parsed.nct_id)
             if row is None:
                 new.append((record, parsed))
-            elif row["record_hash"] != parsed.record_hash:
-                changed.append((row, record, parsed))
-            else:
+            elif row["record_hash"] == parsed.record_hash:
                 unchanged += 1
+            elif why := _older_than_stored(row, parsed):
+                unchanged += 1
+                notes.append((label, f"{parsed.nct_id}: {why}; the newer copy is kept"))
+            else:
+                changed.append((row, record, parsed))
         _place_unlocated_sites([p for _, p in new] + [p for _, _, p in changed])
         now = timezone.now()
         created_ids = self._create(new, now) if new else []
@@ -182,8 +195,13 @@ class Importer:
         # Count only once the transaction is sure to commit (a retried batch must not count twice).
         with self._lock:
             self.stats.unchanged += unchanged
+            self.stats.older += len(notes)
             self.stats.created += len(created_ids)
             self.stats.updated += len(updated_ids)
+            for label, note in notes:
+                self.on_note(label, note)
+            self.stats.changed_ids.extend(created_ids)
+            self.stats.changed_ids.extend(updated_ids)
 
     def _create(self, new: list[tuple[dict, ParsedStudy]], now) -> list[int]:
         """New trials with COPY, ids drawn from the sequences first so that sites, contacts and
@@ -423,6 +441,21 @@ def _site_values(trial_id: int, s) -> dict:
     }
 
 
+def _older_than_stored(row: Mapping[str, Any], parsed: ParsedStudy) -> str:
+    """Why the incoming record is older than the stored one ("" when it is not): its registry
+    update date (lastUpdatePostDate) first, then the data release that served it
+    (versionHolder). A record lacking a date is not judged on it."""
+    new_update, old_update = parsed.fields["last_update_posted"], row["last_update_posted"]
+    if new_update and old_update and new_update != old_update:
+        if new_update < old_update:
+            return f"registry update of {new_update} is older than the stored {old_update}"
+        return ""
+    new_release, old_release = parsed.fields["retrieved_on"], row["retrieved_on"]
+    if new_release and old_release and new_release < old_release:
+        return f"registry release of {new_release} is older than the stored {old_release}"
+    return ""
+
+
 def _parse(record: dict | BadRecord) -> ParsedStudy | str:
     """The parsed study, or why the record cannot be used."""
     if isinstance(record, BadRecord):
@@ -577,20 +610,50 @@ class import_lock:
 
     def __init__(self, *, wait: bool = True):
         self.wait = wait
+        self.direct = None
+
+    def _cursor(self):
+        # A session-level lock needs a real session: under PgBouncer a connection of its own.
+        return self.direct.cursor() if self.direct else connection.cursor()
 
     def __enter__(self):
-        with connection.cursor() as cursor:
-            if self.wait:
-                cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_ID])
-            else:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK_ID])
-                if not cursor.fetchone()[0]:
-                    raise ImportLocked("another import is running")
+        self.direct = direct_connection()
+        try:
+            with self._cursor() as cursor:
+                if self.wait:
+                    cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_ID])
+                else:
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK_ID])
+                    if not cursor.fetchone()[0]:
+                        raise ImportLocked("another import is running")
+        except BaseException:
+            if self.direct:
+                self.direct.close()
+            raise
         return self
 
     def __exit__(self, *exc):
+        if self.direct:
+            self.direct.close()  # ends the session, and the lock with it
+            return
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_ID])
+
+
+def index_changed_trials(trial_ids: list[int]) -> None:
+    """The search index follows the import in the same run: the changed trials, or the whole
+    index rebuilt when most of it changed (a bulk load). A failure is logged; /healthz then
+    reports the index behind the database until `manage.py search_index sync` catches up."""
+    from trials import engine
+
+    try:
+        documents = engine.read_meta().get("documents") or 0
+        if not engine.read_meta() or len(trial_ids) > max(20_000, documents // 5):
+            engine.rebuild()
+        else:
+            engine.update(trial_ids)
+    except Exception:
+        log.exception("search index not updated after the import (%s trials)", len(trial_ids))
 
 
 def after_import(stats: ImportStats) -> None:
@@ -607,6 +670,10 @@ def after_import(stats: ImportStats) -> None:
             cursor.execute("ANALYZE trials_trial, trials_site, trials_trialversion")
     refresh_postal_codes()
     refresh_search_terms()
+    index_changed_trials(stats.changed_ids)
+    # Not before the read replica has this import: searches it answers would be cached, stale,
+    # under the new generation.
+    wait_for_replica()
     bump_search_generation()
     trials_imported.send(sender=Importer, stats=stats)  # alerts match them (notifications)
     log.info("after-import work took %.1f s", time.monotonic() - started)

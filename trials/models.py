@@ -101,6 +101,33 @@ class Sex(models.TextChoices):
     MALE = "MALE", _("Male")
 
 
+class ArmGroupType(models.TextChoices):
+    """What a group of the study gets (official enum `ArmGroupType`), in patients' words."""
+
+    EXPERIMENTAL = "EXPERIMENTAL", _("Experimental")
+    ACTIVE_COMPARATOR = "ACTIVE_COMPARATOR", _("Active comparator (a known treatment)")
+    PLACEBO_COMPARATOR = "PLACEBO_COMPARATOR", _("Placebo comparator")
+    SHAM_COMPARATOR = "SHAM_COMPARATOR", _("Sham comparator (a simulated procedure)")
+    NO_INTERVENTION = "NO_INTERVENTION", _("No intervention")
+    OTHER = "OTHER", pgettext_lazy("arm group type", "Other")
+
+
+class InterventionType(models.TextChoices):
+    """Official enum `InterventionType`."""
+
+    DRUG = "DRUG", _("Drug")
+    DEVICE = "DEVICE", _("Device")
+    BIOLOGICAL = "BIOLOGICAL", _("Biological")
+    PROCEDURE = "PROCEDURE", _("Procedure")
+    RADIATION = "RADIATION", _("Radiation")
+    BEHAVIORAL = "BEHAVIORAL", _("Behavioural")
+    GENETIC = "GENETIC", _("Genetic")
+    DIETARY_SUPPLEMENT = "DIETARY_SUPPLEMENT", _("Dietary supplement")
+    COMBINATION_PRODUCT = "COMBINATION_PRODUCT", _("Combination product")
+    DIAGNOSTIC_TEST = "DIAGNOSTIC_TEST", _("Diagnostic test")
+    OTHER = "OTHER", pgettext_lazy("intervention type", "Other")
+
+
 class DatePrecision(models.TextChoices):
     """Registry dates are `yyyy`, `yyyy-MM` or `yyyy-MM-dd`: keep how much of the date is known."""
 
@@ -136,8 +163,11 @@ class Trial(models.Model):
         max_length=5, choices=DatePrecision.choices, blank=True
     )
     completion_date_type = models.CharField(max_length=9, blank=True)
+    # The registry's dates (studyFirstPostDateStruct, lastUpdatePostDateStruct,
+    # resultsFirstPostDateStruct): not ours. first_seen_at is when this portal first imported it.
     first_posted = models.DateField(null=True, blank=True)
     last_update_posted = models.DateField(null=True, blank=True)
+    results_first_posted = models.DateField(null=True, blank=True)
     # derivedSection.miscInfoModule.versionHolder: the registry release that served the record.
     retrieved_on = models.DateField(null=True, blank=True)
 
@@ -168,6 +198,7 @@ class Trial(models.Model):
     arm_groups = models.JSONField(default=list, blank=True)
     # [{"measure", "time_frame", "description"}, ...]
     primary_outcomes = models.JSONField(default=list, blank=True)
+    secondary_outcomes = models.JSONField(default=list, blank=True)  # same shape
 
     # --- Eligibility ------------------------------------------------------------------------
     eligibility_criteria = models.TextField(blank=True)  # Markdown, as registered
@@ -180,7 +211,9 @@ class Trial(models.Model):
     # Ages in days (see trials.ctgov.age_in_days), comparable across units; null = no limit.
     minimum_age_days = models.PositiveIntegerField(null=True, blank=True)
     maximum_age_days = models.PositiveIntegerField(null=True, blank=True)
-    sex = models.CharField(max_length=6, choices=Sex.choices, default=Sex.ALL)
+    # "" when the record does not say (fields-limited records): shown as "not stated", never
+    # as "All".
+    sex = models.CharField(max_length=6, choices=Sex.choices, blank=True, default="")
     gender_description = models.TextField(blank=True)
     healthy_volunteers = models.BooleanField(null=True, blank=True)
     std_ages = ArrayField(models.CharField(max_length=12), default=list)
@@ -324,6 +357,16 @@ class Trial(models.Model):
     def title(self) -> str:
         """What a patient sees first: the staff-written title, else the registry's."""
         return self.plain_title or self.brief_title
+
+    @property
+    def repeats_summary(self) -> bool:
+        """The staff summary is the registry's summary again: show it once (the seed page
+        showed the same text as "Summary" and as "Overview")."""
+
+        def norm(text: str) -> str:
+            return " ".join(text.split()).casefold()
+
+        return bool(self.plain_summary) and norm(self.plain_summary) == norm(self.brief_summary)
 
     @property
     def phase_labels(self) -> list[str]:

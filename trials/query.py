@@ -23,9 +23,15 @@ The contract:
   says, in every engine.
 """
 
+import functools
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
+
+import snowballstemmer
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 # The text fields of a trial an engine indexes, from the strongest evidence that a trial is
 # about something to the weakest. `Clause.fields` names a subset of these.
@@ -144,10 +150,11 @@ def _phrases(terms, own: tuple[str, ...] = ()) -> tuple[Phrase, ...]:
 
 def _match_at(content: list[str], i: int, lang: str):
     """The longest known phrase starting at content word i: (length, kind, terms) or None."""
-    from trials import vocabulary
+    from trials import other_names, vocabulary
 
-    longest = min(vocabulary.longest_phrase() + 1, len(content) - i)
-    for length in range(longest, 0, -1):
+    learned = other_names.table()
+    longest = max(vocabulary.longest_phrase() + 1, other_names.longest())
+    for length in range(min(longest, len(content) - i), 0, -1):
         key = tuple(content[i : i + length])
         entry = vocabulary.lookup(key, lang)
         if entry is not None and entry.kind == "condition":
@@ -166,6 +173,8 @@ def _match_at(content: list[str], i: int, lang: str):
                 return length, "condition", organ[1]
         if entry is not None:
             return length, entry.kind, entry.terms
+        if key in learned:  # a treatment's name: its brand, generic and code names too
+            return length, "product", tuple(" ".join(name) for name in learned[key])
         organ = vocabulary.body_part(key, lang)
         if organ is not None and (length > 1 or len(key[0]) >= 4):
             return length, "anatomy", (organ[0],)
@@ -214,6 +223,8 @@ def _concept_clauses(chunk: str, lang: str, negated: bool = False) -> list[Claus
         fields = FIELDS if negated else CONCEPT_FIELDS
         if kind == "modifier":
             fields = FIELDS if negated else TEXT_FIELDS
+        if kind == "product":
+            own = tuple(content[i - length : i])
         clauses.append(
             Clause(
                 _phrases(terms, own),
@@ -289,3 +300,144 @@ def understand(text: str, lang: str = "en") -> Understood:
         pending_or = False
     flush()
     return Understood(text=text, language=lang, clauses=tuple(_settle(clauses)), nct_ids=tuple(ids))
+
+
+# --- why a trial matched ---------------------------------------------------------------------
+
+# A run of letters and digits in the text as written (combining accents included), so that the
+# marks can be put back around the words of the original text.
+_RAW_WORD_RE = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+# Punctuation that ends a list item or a sentence: a phrase is not marked across it ("Head and
+# Neck, Carcinoma" is two conditions, not "head and neck carcinoma").
+_BREAK_RE = re.compile(r"[,;.:!?()\[\]|]")
+SNIPPET_WORDS = 40  # words of a summary shown under a result
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER_LOCK = threading.Lock()  # a Snowball stemmer keeps its state in the object
+
+
+@functools.lru_cache(maxsize=100_000)
+def stem(word: str) -> str:
+    """The Snowball English stem of a folded word, as PostgreSQL and Tantivy index it: what
+    decides that "tumours" in a title is the "tumour" of the query."""
+    with _STEMMER_LOCK:
+        return _STEMMER.stemWord(word)
+
+
+def _targets(understood: "Understood") -> list[tuple[str, ...]]:
+    """The stemmed words of every phrase that can make a trial match or rank (negated clauses
+    excluded; English stopwords dropped, as engines skip them inside phrases), longest first."""
+    found: dict[tuple[str, ...], None] = {}
+    for clause in understood.clauses:
+        if clause.negated:
+            continue
+        for phrase in clause.phrases:
+            key = tuple(stem(w) for w in phrase.words if w not in STOPWORDS)
+            if key:
+                found[key] = None
+    for nct_id in understood.nct_ids:
+        found[(nct_id.casefold(),)] = None
+    return sorted(found, key=len, reverse=True)
+
+
+def _matched_spans(text: str, understood: "Understood") -> tuple[list, list[tuple[int, int]]]:
+    """The words of `text` ((start, end) in the text) and the spans where a phrase of the
+    query occurs (word indices, end excluded), merged and in order."""
+    tokens: list[tuple[int, int]] = []
+    keys: list[str] = []  # the stem of each content word
+    content: list[int] = []  # token index of each content word (stopwords skipped)
+    part: list[int] = []  # which list item or sentence each content word is in
+    segment = 0
+    for m in _RAW_WORD_RE.finditer(text or ""):
+        folded = "".join(words(m.group()))
+        if not folded:
+            continue
+        between = text[tokens[-1][1] : m.start()] if tokens else ""
+        segment += bool(_BREAK_RE.search(between))
+        tokens.append(m.span())
+        if folded not in STOPWORDS:
+            content.append(len(tokens) - 1)
+            keys.append(stem(folded))
+            part.append(segment)
+    at: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        at.setdefault(key, []).append(i)
+    slop = {
+        tuple(stem(w) for w in p.words if w not in STOPWORDS): p.slop
+        for c in understood.clauses
+        for p in c.phrases
+    }
+    spans: list[tuple[int, int]] = []
+    for target in _targets(understood):
+        allowed = slop.get(target, 0)
+        for first in at.get(target[0], ()):
+            last, gaps = first, 0
+            for word in target[1:]:
+                # The earliest next occurrence leaves the most room for the words after it.
+                nxt = next((i for i in at.get(word, ()) if i > last), None)
+                if nxt is None or gaps + (nxt - last - 1) > allowed or part[nxt] != part[first]:
+                    break
+                gaps += nxt - last - 1
+                last = nxt
+            else:
+                spans.append((content[first], content[last] + 1))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:  # overlapping; touching ones stay two marks
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tokens, merged
+
+
+def _marked(text: str, tokens: list, spans: list, lo: int, hi: int) -> str:
+    """Words lo..hi of `text`, escaped, with the spans inside <mark>."""
+    start = tokens[lo][0]
+    out: list[str] = []
+    cursor = start
+    for first, last in spans:
+        first, last = max(first, lo), min(last, hi)
+        if first >= last:
+            continue
+        out.append(escape(text[cursor : tokens[first][0]]))
+        out.append("<mark>" + escape(text[tokens[first][0] : tokens[last - 1][1]]) + "</mark>")
+        cursor = tokens[last - 1][1]
+    out.append(escape(text[cursor : tokens[hi - 1][1]]))
+    return "".join(out)
+
+
+def highlight(text: str, understood: "Understood | None") -> SafeString:
+    """`text` as safe HTML with the words that made the trial match or rank marked (<mark>):
+    the query's phrases and their synonyms, stemmed as the engines stem, whatever the engine."""
+    text = text or ""
+    if understood is None:
+        return escape(text)
+    tokens, spans = _matched_spans(text, understood)
+    if not spans:
+        return escape(text)
+    head, tail = text[: tokens[0][0]], text[tokens[-1][1] :]
+    body = _marked(text, tokens, spans, 0, len(tokens))
+    return mark_safe(escape(head) + body + escape(tail))  # every part is escaped
+
+
+def snippet(text: str, understood: "Understood | None", size: int = SNIPPET_WORDS) -> SafeString:
+    """About `size` words of `text` around the most matched words, marked; the start of the
+    text when no word matched."""
+    tokens, spans = _matched_spans(text or "", understood) if understood else ([], [])
+    if not tokens:
+        return escape((text or "").strip())
+    lo = 0
+    if spans:
+        # The window (starting a few words before a match) that holds the most matched words.
+        def covered(start: int) -> int:
+            return sum(max(0, min(e, start + size) - max(s, start)) for s, e in spans)
+
+        lo = max((max(0, s - 5) for s, _e in spans), key=lambda start: (covered(start), -start))
+    hi = min(len(tokens), lo + size)
+    lo = max(0, min(lo, hi - size))
+    body = _marked(text, tokens, spans, lo, hi)
+    before = "… " if lo > 0 else ""
+    after = " …" if hi < len(tokens) else ""
+    return mark_safe(escape(before) + body + escape(after))  # every part is escaped

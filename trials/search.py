@@ -14,6 +14,7 @@ query parameters, the alerts run it with the values read from saved-search colum
 import contextlib
 import datetime
 import hashlib
+import logging
 import math
 import re
 import unicodedata
@@ -22,17 +23,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 
+from config.db import read_alias, read_connection
 from trials import geo
 from trials.countries import country_name
 from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
-from trials.query import FIELDS, LANGUAGES, Clause, Understood, understand
+from trials.query import FIELDS, LANGUAGES, Clause, Understood, snippet, understand
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 500  # longer queries are cut: no patient types more, and tsquery cost grows
 RADII_KM = (10, 25, 50, 100, 250)
@@ -42,7 +43,6 @@ SORTS = ("relevance", "distance", "updated")
 # conditions): a title match must outrank a mention in the eligibility text.
 RANK_WEIGHTS = "{0.05, 0.2, 0.4, 1.0}"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_MARK_START, _MARK_END = "\x02", "\x03"
 
 # A site counts for "near" when it is in the current record, has coordinates, and is recruiting,
 # about to, or listed without a status (the registry drops site statuses once a study stops
@@ -96,7 +96,8 @@ FILTER_TEMPLATES = {
     "statuses": "t.overall_status = ANY({v})",
     "phases": "t.phases && {v}",
     "study_types": "t.study_type = ANY({v})",
-    "sex": "t.sex IN ('ALL', {v})",
+    # A record that does not state a sex ("") restricts nobody we know of: keep it.
+    "sex": "t.sex IN ('ALL', '', {v})",
     "healthy_volunteers": "t.healthy_volunteers IS TRUE",
     "countries": "t.country_codes && {v}",
     "conditions": "t.condition_meshes && {v}",
@@ -426,11 +427,9 @@ class CompiledQuery:
     nct_ids: list[str] = field(default_factory=list)  # trials named: they match and come first
     rank_tsquery: str = ""  # what ranks: the match and the optional clauses
     understood: Understood | None = None
-
-    @property
-    def highlight_tsquery(self) -> str:
-        """Every word that matched or ranked, whatever its field (for marking snippets)."""
-        return re.sub(r"':[A-D]+", "'", self.rank_tsquery or "")
+    # For the search index (trials.engine): each clause with its fields as weight labels
+    # ("" = all) and its phrases as (phraseto_tsquery text, boost).
+    clause_phrases: list = field(default_factory=list)
 
 
 def _weights(fields: tuple[str, ...]) -> str:
@@ -453,7 +452,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
     phrases = [(c, p) for c in understood.clauses for p in c.phrases]
     if not phrases and not understood.nct_ids:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT ARRAY(SELECT CASE WHEN s > 0 THEN plainto_tsquery('english', p)::text
                                         ELSE phraseto_tsquery('english', p)::text END
@@ -463,10 +462,12 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         )
         compiled_phrases = cursor.fetchone()[0] if phrases else []
     by_clause: dict[int, list[str]] = {}
-    for (clause, _phrase), text in zip(phrases, compiled_phrases, strict=True):
+    engine_phrases: dict[int, tuple] = {}
+    for (clause, phrase), text in zip(phrases, compiled_phrases, strict=True):
         if not text:
             continue  # only stopwords
         weights = _weights(clause.fields)
+        engine_phrases.setdefault(id(clause), (clause, weights, []))[2].append((text, phrase.boost))
         if weights:
             text = _LEXEME_RE.sub(rf"\g<0>:{weights}", text)  # weights are letters A-D
         group = by_clause.setdefault(id(clause), [])
@@ -490,6 +491,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         nct_ids=list(understood.nct_ids),
         rank_tsquery=" | ".join(ranked) if ranked else "",
         understood=understood,
+        clause_phrases=list(engine_phrases.values()),
     )
 
 
@@ -519,6 +521,12 @@ class SearchResult:
     # The words found nothing: these are the results of this close phrase instead.
     corrected_to: str | None = None
     compiled: "CompiledQuery | None" = None  # what was searched (saved searches keep it)
+
+    @property
+    def understood(self) -> Understood | None:
+        """What the results were searched for (the corrected words when corrected): the page
+        marks these in titles, conditions and snippets."""
+        return self.compiled.understood if self.compiled else None
 
     @property
     def has_next(self) -> bool:
@@ -658,6 +666,25 @@ def search_trials(
     return result
 
 
+def engine_filters(params: SearchParams):
+    """The page's filters, as the search index takes them."""
+    from trials import engine
+
+    point = (params.point.latitude, params.point.longitude) if params.point else None
+    return engine.Filters(
+        statuses=tuple(params.statuses),
+        phases=tuple(params.phases),
+        study_types=tuple(params.study_types),
+        sex=params.sex,
+        healthy_volunteers=params.healthy_volunteers,
+        countries=tuple(params.countries),
+        conditions=tuple(params.conditions),
+        age_days=years_to_days(params.age) if params.age is not None else None,
+        point=point,
+        radius_km=float(params.radius_km) if point and params.radius_km else None,
+    )
+
+
 def _search(
     params: SearchParams,
     compiled: CompiledQuery | None,
@@ -666,15 +693,26 @@ def _search(
     page_size: int,
     with_facets: bool,
 ) -> SearchResult:
+    from trials import engine
+
     refs, args = filter_parts(params, compiled)
     sort = params.effective_sort
     if sort == "relevance" and not compiled:
         sort = "updated"
     key_parts = (sorted(args.items()), sorted(refs))
-    key = search_cache_key("counts", key_parts, with_facets)
+    index_generation = engine.generation()
+    # Built lazily: a page served from the cache opens no searcher.
+    searches: list = []
+
+    def index_search() -> "engine.Search":
+        if not searches:
+            searches.append(engine.Search(compiled, engine_filters(params)))
+        return searches[0]
+
+    key = search_cache_key("counts", key_parts, with_facets, index_generation)
     counts = cache.get(key) if key else None
     if counts is None:
-        counts = _count_and_facet_counts(refs, args, with_facets)
+        counts = index_search().count_and_facets(with_facets)
         if key:
             cache.set(key, counts, CACHE_SECONDS)
     count = counts["count"]
@@ -682,16 +720,19 @@ def _search(
     num_pages = max(1, math.ceil(count / page_size))
     page = min(max(page, 1), num_pages)
     offset = (page - 1) * page_size
-    if offset + page_size <= CACHED_RANKS:
-        key = search_cache_key("ranks", key_parts, sort)
+    fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
+    if not count:
+        rows = []
+    elif offset + page_size <= CACHED_RANKS:
+        key = search_cache_key("ranks", key_parts, sort, index_generation)
         ranked = cache.get(key) if key else None
         if ranked is None:
-            ranked = _ranked_ids(refs, args, sort, params, compiled, CACHED_RANKS, 0)
+            ranked = index_search().ranked(sort, CACHED_RANKS, 0, fresh_since)
             if key:
                 cache.set(key, ranked, CACHE_SECONDS)
         rows = ranked[offset : offset + page_size]
     else:
-        rows = _ranked_ids(refs, args, sort, params, compiled, page_size, offset)
+        rows = index_search().ranked(sort, page_size, offset, fresh_since)
 
     hits = _hydrate(rows, params, compiled)
     facets = _facet_options(params, counts["facets"]) if with_facets else {}
@@ -723,10 +764,11 @@ def _matching_cursor(text_search: bool):
     enough work_mem for the bitmap to stay exact (a lossy one rechecks, i.e. reads, vectors).
     """
     if not text_search:
-        with connection.cursor() as cursor:
+        with read_connection().cursor() as cursor:
             yield cursor
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    alias = read_alias()
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         # SET LOCAL, in one statement: both end with the transaction.
         cursor.execute(
             "SELECT set_config('work_mem', '64MB', true), set_config('enable_seqscan', 'off', true)"
@@ -766,40 +808,28 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
         return []
     # The vectors are the largest columns and no page shows them.
     trials = Trial.objects.defer("search_vector", "rank_vector").in_bulk(ids)
-    snippets = _snippets(ids, compiled) if compiled else {}
+    understood = compiled.understood if compiled else None
     nearest = nearest_sites(ids, params.point)
+    missing = [trial_id for trial_id, _rank in rows if trial_id not in trials]
+    if missing:
+        # Deleted since the index was updated (its update follows the commit): not shown.
+        log.warning("search index ahead of the database: %s trials gone", len(missing))
     return [
         TrialHit(
             trial=trials[trial_id],
             rank=float(rank or 0),
-            snippet=snippets.get(trial_id, ""),
+            # The summary around the matched words, marked by the understanding layer (the
+            # same for any engine); no snippet without words to show them for.
+            snippet=snippet(
+                trials[trial_id].plain_summary or trials[trial_id].brief_summary, understood
+            )
+            if understood
+            else "",
             nearest_site=nearest.get(trial_id),
         )
         for trial_id, rank in rows
+        if trial_id in trials
     ]
-
-
-def _snippets(ids: list[int], compiled: CompiledQuery) -> dict[int, str]:
-    """The summary around the matched words, words marked (escaped, then <mark>-ed)."""
-    options = (
-        f"MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=' … ', "
-        f"StartSel={_MARK_START}, StopSel={_MARK_END}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT t.id, ts_headline('english',
-                        coalesce(nullif(t.plain_summary, ''), t.brief_summary),
-                        %s::tsquery, %s)
-                 FROM trials_trial t WHERE t.id = ANY(%s)""",
-            [compiled.highlight_tsquery, options, ids],
-        )
-        rows = cursor.fetchall()
-    return {trial_id: highlight(text) for trial_id, text in rows}
-
-
-def highlight(text: str) -> str:
-    safe = escape(text or "").replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
-    return mark_safe(safe)
 
 
 def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, dict]:
@@ -814,7 +844,7 @@ def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, di
     else:
         order = "s.position ASC"
         select_distance = "NULL"
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"""SELECT DISTINCT ON (s.trial_id) s.trial_id, s.id, s.facility, s.city, s.state,
                        s.country, s.country_code, s.status, {select_distance}
@@ -952,7 +982,9 @@ def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list
             {
                 "value": sex.value,
                 "label": sex.label,
-                "count": sex_counts.get(sex.value, 0) + sex_counts.get("ALL", 0),
+                "count": sex_counts.get(sex.value, 0)
+                + sex_counts.get("ALL", 0)
+                + sex_counts.get("", 0),
                 "selected": params.sex == sex.value,
             }
             for sex in (Sex.FEMALE, Sex.MALE)
@@ -1001,7 +1033,7 @@ def suggest_query(q: str) -> str | None:
     words = list(dict.fromkeys(w.lower() for w in _WORD_RE.findall(fold(q))))[:8]
     if not words:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT term FROM trials_searchterm WHERE term = ANY(%s)",
             [words],

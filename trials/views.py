@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -20,9 +19,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from config import ratelimit
+from config.db import read_connection, replica_reads
 from trials import geo
-from trials.changes import describe, field_labels
+from trials.changes import describe, field_labels, registry_updates
 from trials.models import FRESH_DAYS, Contact, Site, Trial
+from trials.plain import VERSION as PLAIN_READ_VERSION
+from trials.plain import plain_read
 from trials.query import understand
 from trials.search import (
     DEFAULT_RADIUS_KM,
@@ -35,6 +37,7 @@ from trials.search import (
 
 
 @require_safe
+@replica_reads
 def search(request):
     limited = ratelimit.search_limited(request)
     if limited:
@@ -59,6 +62,7 @@ def search(request):
         "default_radius": DEFAULT_RADIUS_KM,
         "searched": searched,
         "widen": SimpleLazyObject(lambda: _widen_links(params, result)),
+        "filter_count": _filter_count(params),
         # The page links to itself (feed, language switch) by the search it ran, not by the
         # query string it was sent: a cached page is the same for every spelling of a search.
         "canonical_query": canonical,
@@ -165,7 +169,24 @@ def _widen_links(params, result) -> list[dict]:
     return links
 
 
+def _filter_count(params) -> int:
+    """How many filters the patient set (the "Filters (n)" button on phones)."""
+    return sum(
+        [
+            not params.is_default_statuses,
+            params.age is not None,
+            bool(params.sex),
+            params.healthy_volunteers,
+            len(params.phases),
+            len(params.study_types),
+            len(params.countries),
+            len(params.conditions),
+        ]
+    )
+
+
 @require_safe
+@replica_reads
 def detail(request, nct_id):
     # The vectors are the largest columns and the page shows neither.
     trial = Trial.objects.defer("search_vector", "rank_vector").get_by_nct_or_404(nct_id)
@@ -226,11 +247,14 @@ def _same_page_for_everyone(request, *, query_string_in_key: bool = False) -> bo
 DETAIL_DATA = (
     "open_sites",
     "other_sites",
+    "site_counts",
     "central_contacts",
     "history",
     "inclusion",
     "exclusion",
     "first_version",
+    "registry_updates",
+    "plain_read",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
 
@@ -243,7 +267,7 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     sites, which of their confirmations are still fresh (FRESH_DAYS), and the language.
     """
     fresh_since = timezone.now() - datetime.timedelta(days=FRESH_DAYS)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             """SELECT md5(string_agg(s.id || ':' || s.coordinator_status || ':'
                                      || coalesce(s.status_confirmed_at::text, ''), ','
@@ -257,7 +281,9 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
     for field in Trial._meta.concrete_fields:
         if field.name not in ("search_vector", "rank_vector"):
             row.update(repr(getattr(trial, field.attname)).encode())
-    return f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}", PAGE_CACHE_SECONDS
+    # The plain-language read is computed from the row; its wording has a version of its own.
+    key = f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}:p{PLAIN_READ_VERSION}"
+    return key, PAGE_CACHE_SECONDS
 
 
 def _detail_data(trial: Trial, point) -> dict:
@@ -270,22 +296,35 @@ def _detail_data(trial: Trial, point) -> dict:
         )
     open_sites = [s for s in sites if s.is_recruiting]
     other_sites = [s for s in sites if not s.is_recruiting]
+    # Recruiting sites first, then not-yet-recruiting ones (both are "open"), each nearest first
+    # when the patient gave a place: the first site listed must be one that takes patients now.
     if point:
-        open_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
+        open_sites.sort(
+            key=lambda s: (s.status != "RECRUITING", s.distance_km is None, s.distance_km or 0)
+        )
         other_sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
     else:
-        open_sites.sort(key=lambda s: (s.country, s.city, s.facility))
+        open_sites.sort(key=lambda s: (s.status != "RECRUITING", s.country, s.city, s.facility))
         other_sites.sort(key=lambda s: (s.country, s.city, s.facility))
 
-    # Contacts are never printed; the page only says how many there are, masked.
-    contacts = list(Contact.objects.filter(trial=trial).values("site_id", "phone", "email"))
-    central_contacts = [c for c in contacts if c["site_id"] is None]
-    site_contacts: dict[int, int] = {}
-    for contact in contacts:
-        if contact["site_id"]:
-            site_contacts[contact["site_id"]] = site_contacts.get(contact["site_id"], 0) + 1
+    # Contact details are never printed: the page only says which channels exist (masked),
+    # so the values themselves never reach the template.
+    central_contacts: list[dict[str, bool]] = []
+    site_channels: dict[int, dict] = {}
+    for site_id, phone, email in Contact.objects.filter(trial=trial).values_list(
+        "site_id", "phone", "email"
+    ):
+        channels = {"phone": bool(phone.strip()), "email": bool(email.strip())}
+        if site_id is None:
+            central_contacts.append(channels)
+        else:
+            known = site_channels.setdefault(site_id, {"count": 0, "phone": False, "email": False})
+            known["count"] += 1
+            known["phone"] |= channels["phone"]
+            known["email"] |= channels["email"]
     for site in sites:
-        site.contact_count = site_contacts.get(site.id, 0)
+        site.contact = site_channels.get(site.id)  # type: ignore[attr-defined]
+        site.contact_count = site.contact["count"] if site.contact else 0  # type: ignore[attr-defined]
 
     versions = list(trial.versions.defer("record").order_by("-number"))
     history = [
@@ -303,11 +342,20 @@ def _detail_data(trial: Trial, point) -> dict:
     return {
         "open_sites": open_sites,
         "other_sites": other_sites,
+        "site_counts": {
+            "recruiting": sum(s.status == "RECRUITING" for s in open_sites),
+            "not_yet": sum(s.status == "NOT_YET_RECRUITING" for s in open_sites),
+            "contacts": bool(central_contacts or site_channels),
+        },
         "central_contacts": central_contacts,
         "history": history,
         "inclusion": inclusion,
         "exclusion": exclusion,
         "first_version": versions[-1] if versions else None,
+        "registry_updates": registry_updates(
+            trial.first_posted, [v.last_update_posted for v in reversed(versions)]
+        ),
+        "plain_read": plain_read(trial, site_count=len(sites)),
     }
 
 

@@ -16,6 +16,15 @@ def answer_label(value: str) -> str:
     return labels.get(value, value)
 
 
+@register.filter
+def question_label(answer: dict) -> str:
+    """The question of a pre-screening answer in the language being written (an email, a page):
+    the age and sex questions are ours and translated; staff-written ones are as written."""
+    labels = {"age": _("How old are you?"), "sex": _("What is your sex?")}
+    kind = str(answer.get("kind") or "")
+    return str(labels.get(kind) or answer.get("question", ""))
+
+
 register.filter("site_name", sites.site_name)
 
 

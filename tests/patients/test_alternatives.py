@@ -231,3 +231,32 @@ def test_the_status_page_offers_them_too(client, ruled_out):
     assert "Other trials that may suit you" in html
     assert 'action="/alerts/one-click/' in html
     assert ruled_out.trial.pk not in [h.trial.pk for h in response.context["alternatives"].hits]
+
+
+def test_alternatives_are_open_to_the_age_and_sex_the_patient_gave():
+    """A 16-year-old ruled out is not offered trials for adults only."""
+    trial = Trial.objects.get(nct_id="NCT05738187")
+    found = alternatives.alternatives_for(trial, "Milan", age=16, sex="MALE")
+    assert found.params.age == 16 and found.params.sex == "MALE"
+    for hit in found.hits:
+        low = hit.trial.minimum_age_days
+        assert low is None or low <= 16 * 365.25 + 1
+        assert hit.trial.sex in ("ALL", "MALE")
+    adults = alternatives.alternatives_for(trial, "Milan")
+    assert any((hit.trial.minimum_age_days or 0) > 17 * 365 for hit in adults.hits), (
+        "the demo data must hold an adults-only alternative for this test to mean anything"
+    )
+
+
+def test_alternatives_are_the_same_condition_or_a_narrower_one_never_a_sibling():
+    trial = Trial.objects.get(nct_id="NCT05738187")
+    specific = alternatives.specific_conditions(trial)
+    found = alternatives.alternatives_for(trial, "Milan")
+    assert found.hits
+    ranks = []
+    for hit in found.hits:
+        same = bool(specific & set(hit.trial.condition_meshes))
+        narrower = bool(specific & set(hit.trial.condition_ancestors))
+        assert same or narrower, (hit.trial.nct_id, hit.trial.condition_meshes)
+        ranks.append(0 if same else 1)
+    assert ranks == sorted(ranks)  # the same condition first

@@ -1,6 +1,7 @@
 """The contact form: /trials/<NCT id>/contact/ and its confirmation page."""
 
 import logging
+import re
 
 import pytest
 from django.core import mail
@@ -351,3 +352,21 @@ def test_nothing_in_the_request_path_talks_to_smtp(client, alice, site_a, monkey
     submit(client, "NCT05738187", {**alice, "site": site_a.pk})
     assert mail.outbox == []
     assert OutgoingEmail.objects.filter(status=EmailStatus.QUEUED).count() == 2
+
+
+def test_each_site_option_names_facility_city_status_and_an_honest_distance(client):
+    html = client.get("/trials/NCT06129864/contact/?near=Milan").content.decode()
+    options = re.findall(r'<option value="\d+"( selected)?>([^<]*)</option>', html)
+    labels = [label for _selected, label in options]
+    assert options[0][0] == " selected"
+    statuses = []
+    for label in labels:
+        facility_and_place, status, *_distance = label.split(" · ")
+        assert " — " in facility_and_place  # "Research Site — Milan, Italy"
+        statuses.append(status)
+        assert "less than 1 km" not in label and "0 km" not in label
+    # Recruiting sites first, then those not yet recruiting.
+    assert statuses == sorted(statuses, key=lambda s: s != "Recruiting")
+    assert any("in Milan" in label for label in labels)
+    # Same-named sites in one city are told apart.
+    assert len(set(labels)) == len(labels)

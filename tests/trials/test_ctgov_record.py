@@ -86,3 +86,50 @@ def test_changed_paths_name_the_leaves_that_changed():
     old = {"p": {"status": {"overall": "RECRUITING", "why": "x"}, "sites": [1, 2]}}
     new = {"p": {"status": {"overall": "COMPLETED"}, "sites": [1, 2, 3]}}
     assert changed_paths(old, new) == ["p.sites", "p.status.overall", "p.status.why"]
+
+
+def _minimal(**eligibility) -> dict:
+    return {
+        "protocolSection": {
+            "identificationModule": {"nctId": "NCT01234567", "briefTitle": "A study"},
+            "statusModule": {"overallStatus": "RECRUITING"},
+            "eligibilityModule": eligibility,
+        }
+    }
+
+
+def test_bidi_override_characters_are_neutralised():
+    from trials.ctgov import parse_study
+
+    record = _minimal()
+    record["protocolSection"]["identificationModule"]["briefTitle"] = (
+        "Safe \u202etxet desrever\u202c and \u2067isolated\u2069 text \u200f"
+    )
+    title = parse_study(record).fields["brief_title"]
+    assert title == "Safe txet desrever and isolated text \u200f"
+
+
+def test_a_record_without_sex_is_not_stated_rather_than_all():
+    from trials.ctgov import parse_study
+
+    assert parse_study(_minimal()).fields["sex"] == ""
+    assert parse_study(_minimal(sex="FEMALE")).fields["sex"] == "FEMALE"
+
+
+def test_secondary_outcomes_and_results_first_posted_are_read():
+    from trials.ctgov import parse_study
+
+    record = _minimal()
+    record["protocolSection"]["outcomesModule"] = {
+        "secondaryOutcomes": [{"measure": " Overall survival ", "timeFrame": "5 years"}]
+    }
+    record["protocolSection"]["statusModule"]["resultsFirstPostDateStruct"] = {
+        "date": "2024-03-05",
+        "type": "ACTUAL",
+    }
+    fields = parse_study(record).fields
+    assert fields["secondary_outcomes"] == [
+        {"measure": "Overall survival", "time_frame": "5 years", "description": ""}
+    ]
+    assert fields["results_first_posted"].isoformat() == "2024-03-05"
+    assert fields["last_update_posted"] is None  # absent, never the import date

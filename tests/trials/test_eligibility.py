@@ -49,8 +49,21 @@ def test_it_splits_the_usual_shape_with_nested_bullets():
         },
     ]
     assert exclusion == [
-        {"text": "Pregnancy", "children": []},
-        {"text": "Prior therapy >= 2 lines", "children": []},
+        {"text": "Pregnancy", "children": [], "marker": "1."},
+        {"text": "Prior therapy >= 2 lines", "children": [], "marker": "2."},
+    ]
+
+
+def test_numbered_and_lettered_items_keep_their_markers_and_nesting():
+    text = (
+        "Inclusion Criteria:\n\n1. Adults\n2. One of:\n\n   a. disease \\& stage \\[II\\]\n"
+        "   b) prior therapy\n\nExclusion Criteria:\n\n* Pregnancy"
+    )
+    inclusion, _ = split_eligibility(text)
+    assert [(i["marker"], i["text"]) for i in inclusion] == [("1.", "Adults"), ("2.", "One of:")]
+    assert [(c["marker"], c["text"]) for c in inclusion[1]["children"]] == [
+        ("a.", "disease & stage [II]"),
+        ("b)", "prior therapy"),
     ]
 
 

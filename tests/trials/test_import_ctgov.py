@@ -74,7 +74,7 @@ def test_it_imports_every_real_record_with_its_fields():
         assert trial.study_type == design.get("studyType", ""), where
         assert trial.conditions == [c.strip() for c in conds.get("conditions", [])], where
         assert trial.keywords == [k.strip() for k in conds.get("keywords", [])], where
-        assert trial.sex == elig.get("sex", "ALL"), where
+        assert trial.sex == elig.get("sex", ""), where  # absent stays absent, never "ALL"
         assert trial.healthy_volunteers == elig.get("healthyVolunteers"), where
         assert trial.minimum_age == elig.get("minimumAge", ""), where
         assert trial.maximum_age == elig.get("maximumAge", ""), where
@@ -90,6 +90,20 @@ def test_it_imports_every_real_record_with_its_fields():
         assert (trial.last_update_posted.isoformat() if trial.last_update_posted else None) == (
             posted
         ), where
+        outcomes = ps.get("outcomesModule", {})
+        for name, stored in (
+            ("primaryOutcomes", trial.primary_outcomes),
+            ("secondaryOutcomes", trial.secondary_outcomes),
+        ):
+            assert [(o["measure"], o["time_frame"]) for o in stored] == [
+                (o["measure"].strip(), o.get("timeFrame", "").strip())
+                for o in outcomes.get(name, [])
+            ], where
+        results = _date(status.get("resultsFirstPostDateStruct"))
+        assert (
+            trial.results_first_posted.isoformat() if trial.results_first_posted else None
+        ) == results, where
+        assert trial.last_known_status == status.get("lastKnownStatus", ""), where
         meshes = record.get("derivedSection", {}).get("conditionBrowseModule", {}).get("meshes", [])
         assert trial.condition_meshes == list(dict.fromkeys(m["term"] for m in meshes)), where
 
@@ -366,3 +380,44 @@ def test_postal_codes_of_sites_become_searchable_places():
     point = resolve("91010")  # City of Hope, Duarte, California (NCT04892173)
     assert point is not None and point.country_code == "US"
     assert abs(point.latitude - 34.14) < 0.1
+
+
+def test_an_older_copy_never_replaces_the_newer_one(tmp_path):
+    trial = Trial.objects.get(nct_id="NCT06129864")
+    record = load("NCT06129864")
+    stored_status = record["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"]
+    older = copy.deepcopy(record)
+    older["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] = "2020-01-02"
+    older["protocolSection"]["statusModule"]["overallStatus"] = "WITHDRAWN"
+    notes = []
+    stats = Importer(on_note=lambda label, note: notes.append(note)).run([("old.json", older)])
+    assert (stats.updated, stats.unchanged, stats.older) == (0, 1, 1)
+    assert notes == [
+        f"NCT06129864: registry update of 2020-01-02 is older than the stored {stored_status};"
+        " the newer copy is kept"
+    ]
+    trial.refresh_from_db()
+    assert trial.overall_status == record["protocolSection"]["statusModule"]["overallStatus"]
+    assert trial.versions.count() == 1
+
+
+def test_an_older_release_of_the_same_update_never_replaces_the_newer_one(tmp_path):
+    record = load("NCT06129864")
+    older = copy.deepcopy(record)
+    older["derivedSection"]["miscInfoModule"]["versionHolder"] = "2001-01-01"
+    older["protocolSection"]["descriptionModule"]["briefSummary"] = "An older wording."
+    code, out, err = run(write(tmp_path, "NCT06129864.json", older))
+    assert code == 0
+    assert out[-1] == "created 0, updated 0, unchanged 1 (1 older than ours, kept out), failed 0"
+    assert "kept out: " in err and "registry release of 2001-01-01" in err
+    assert Trial.objects.get(nct_id="NCT06129864").brief_summary != "An older wording."
+
+
+def test_a_newer_copy_still_replaces_the_stored_one(tmp_path):
+    record = load("NCT06129864")
+    newer = copy.deepcopy(record)
+    newer["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] = "2099-01-02"
+    newer["protocolSection"]["descriptionModule"]["briefSummary"] = "A newer wording."
+    stats = Importer().run([("new.json", newer)])
+    assert (stats.updated, stats.older) == (1, 0)
+    assert Trial.objects.get(nct_id="NCT06129864").brief_summary == "A newer wording."

@@ -1,6 +1,11 @@
 """The query-understanding contract (trials/query.py) that every search engine compiles."""
 
+import pytest
+
 from trials.query import nct_ids_in, understand, words
+
+# Understanding reads the names the trials give their treatments (trials.other_names).
+pytestmark = pytest.mark.django_db
 
 
 def test_it_normalises_text_the_same_way_for_queries_and_indexing():

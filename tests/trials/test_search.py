@@ -80,12 +80,6 @@ def test_matched_words_are_highlighted_in_an_escaped_snippet():
     assert "<script" not in hit.snippet
 
 
-def test_highlight_escapes_everything_but_its_own_marks():
-    from trials.search import highlight
-
-    assert highlight("a < b & \x02c\x03 <i>") == "a &lt; b &amp; <mark>c</mark> &lt;i&gt;"
-
-
 @pytest.mark.parametrize(("typo", "fixed"), [("carcinomma", "carcinoma"), ("lymphona", "lymphoma")])
 def test_typos_show_results_for_a_close_term_or_a_did_you_mean(typo, fixed):
     result = run(f"q={typo}")

@@ -15,9 +15,33 @@ def test_the_home_page_is_the_search(client):
 def test_it_shows_results_with_nearest_site_and_distance(client):
     response = client.get("/trials/", {"q": "proton therapy", "near": "Milan"})
     html = response.content.decode()
-    assert "Proton therapy offers new hope" in html
+    assert "<mark>Proton therapy</mark> offers new hope" in html
     assert "Rozzano" in html and "10 km" in html
     assert "/trials/NCT07635641/?near=Milan" in html
+
+
+def test_each_result_shows_why_it_matched(client):
+    from trials.query import STOPWORDS, stem, understand, words
+
+    def key(text_words):
+        return tuple(stem(w) for w in text_words if w not in STOPWORDS)
+
+    q = "cancer de la tête et du cou"
+    response = client.get("/trials/", {"q": q, "status": "any"}, HTTP_ACCEPT_LANGUAGE="fr")
+    html = response.content.decode()
+    # The registry's English terms the French words were understood as (head and neck cancer
+    # and its narrower terms) in titles, conditions and snippets: whole phrases (overlapping
+    # ones as one mark), never a loose word of one ("oral" of an oral drug).
+    (clause,) = understand(q, "fr").clauses
+    phrases = {key(p.words) for p in clause.phrases}
+    for card in html.split('class="trial-card')[1:6]:
+        marked = [part.split("</mark>")[0] for part in card.split("<mark>")[1:]]
+        assert marked, card
+        for mark in marked:
+            marked = key(words(mark))
+            assert any(marked[i : i + len(p)] == p for p in phrases for i in range(len(marked))), (
+                mark
+            )
 
 
 def test_every_state_is_a_shareable_url(client):
@@ -126,5 +150,7 @@ def test_it_answers_in_the_visitors_language(client):
 
 def test_the_language_switcher_works_without_javascript(client):
     response = client.post("/i18n/setlang/", {"language": "it", "next": "/learn/"})
-    assert response.status_code == 302 and response["Location"] == "/learn/"
+    assert response.status_code == 302 and response["Location"] == "/it/learn/"
+    assert '<html lang="it">' in client.get("/it/learn/").content.decode()
+    # The cookie remembers the choice for addresses without a language.
     assert '<html lang="it">' in client.get("/learn/").content.decode()

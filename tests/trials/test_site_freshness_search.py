@@ -70,7 +70,8 @@ def twins():
     source.save()
     stale = clone(Trial.objects.get(pk=source.pk), "NCT99999901")
     fresh = clone(Trial.objects.get(pk=source.pk), "NCT99999902")
-    Trial.objects.filter(pk=source.pk).update(brief_title="Something else")
+    source.brief_title = "Something else"
+    source.save()  # through the ORM, so that the search index follows (a bulk update would not)
     return stale, fresh
 
 

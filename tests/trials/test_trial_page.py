@@ -57,9 +57,19 @@ def test_contact_details_are_never_printed(client):
 def test_sites_carry_their_own_status_and_come_nearest_first(client):
     response = client.get("/trials/NCT06129864/", {"near": "Milan"})
     sites = response.context["open_sites"]
-    distances = [s.distance_km for s in sites if s.distance_km is not None]
-    assert distances == sorted(distances) and distances[0] < 15
-    assert all(s.status in ("RECRUITING", "NOT_YET_RECRUITING") for s in sites)
+    # Recruiting sites first, then not-yet-recruiting ones, each nearest first: around Milan
+    # the nearest sites are not yet recruiting, and must not be offered first.
+    statuses = [s.status for s in sites]
+    assert statuses == sorted(statuses, key=lambda status: status != "RECRUITING")
+    for status in ("RECRUITING", "NOT_YET_RECRUITING"):
+        distances = [s.distance_km for s in sites if s.status == status and s.distance_km]
+        assert distances == sorted(distances), status
+    assert sites[0].status == "RECRUITING"
+    not_yet = [s for s in sites if s.status == "NOT_YET_RECRUITING"]
+    assert not_yet[0].distance_km < 15
+    html = response.content.decode()
+    recruiting = statuses.count("RECRUITING")
+    assert f"{recruiting} recruiting sites · {len(not_yet)} not yet recruiting" in html
     assert response.context["other_sites"]  # withdrawn sites are listed apart
 
 
@@ -71,12 +81,18 @@ def test_history_says_what_changed_and_when(client, tmp_path):
     from trials.sources import iter_source
 
     record = json.loads((DEMO_DATA / "NCT06256588.json").read_text())
-    record["protocolSection"]["statusModule"]["overallStatus"] = "ACTIVE_NOT_RECRUITING"
+    status = record["protocolSection"]["statusModule"]
+    already_updated = (
+        status["lastUpdatePostDateStruct"]["date"] > (status["studyFirstPostDateStruct"]["date"])
+    )
+    status["overallStatus"] = "ACTIVE_NOT_RECRUITING"
+    status["lastUpdatePostDateStruct"]["date"] = "2099-01-05"  # the registry dates each update
     path = tmp_path / "x.json"
     path.write_text(json.dumps(record))
     Importer().run(iter_source(path))
     html = client.get("/trials/NCT06256588/").content.decode()
-    assert "Updated 1 time" in html
+    # Updates before the first copy we saw are unknown: then the count is a minimum.
+    assert ("Updated at least 2 times" if already_updated else "Updated 1 time") in html
     assert "The study is now active, not recruiting (it was recruiting)." in html
     assert "recruitment status" in html
 
@@ -106,13 +122,17 @@ def test_the_trial_page_uses_a_bounded_number_of_queries(client, django_assert_m
     assert response.status_code == 200
 
 
-def test_first_seen_and_update_count_are_shown(client):
+def test_first_posted_first_seen_and_update_count_are_shown(client):
     trial = Trial.objects.get(nct_id="NCT07635641")
     trial.first_seen_at = datetime.datetime(2026, 6, 25, tzinfo=datetime.UTC)
     trial.save()
     html = client.get("/trials/NCT07635641/").content.decode()
-    assert "First seen June 25, 2026" in html
-    assert "Last updated June 27, 2026" in html
+    # The registry's dates, and apart from them when this portal first saw the trial.
+    assert "First posted on the registry June 25, 2026" in html
+    assert "Last updated on the registry June 27, 2026" in html
+    # Posted on the 25th, updated on the 27th: one update, at least (earlier ones are unknown).
+    assert "Updated at least 1 time" in html
+    assert "First seen on TrialFinder June 25, 2026" in html
 
 
 def test_the_page_is_translated(client):

@@ -69,7 +69,7 @@ def test_a_confirmation_turning_stale_expires_the_page(client, time_machine):
     )
     assert "Recruitment confirmed by the site on" in _html(client)
     time_machine.move_to(timezone.now() + datetime.timedelta(hours=2))
-    assert "Status not recently confirmed" in _html(client)
+    assert "Recruitment confirmed by the site on" not in _html(client)
 
 
 def test_each_language_has_its_own_page(client):

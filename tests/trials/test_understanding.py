@@ -6,6 +6,9 @@ from trials.query import CONCEPT_FIELDS, nct_ids_in, understand
 from trials.search import SearchParams, search_trials
 from trials.vocabulary import display_name
 
+# Understanding reads the names the trials give their treatments (trials.other_names).
+pytestmark = pytest.mark.django_db
+
 
 def phrases(understood):
     return [{" ".join(p.words) for p in c.phrases} for c in understood.clauses]
@@ -45,6 +48,35 @@ def test_a_mixed_query_keeps_both_languages():
     found = phrases(understood)
     assert {"trastuzumab", "herceptin"} <= found[0]
     assert "breast cancer" in found[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("throat cancer", "en"), ("cancer de la gorge", "fr"), ("tumore alla gola", "it")],
+)
+def test_throat_cancer_is_the_pharynx_and_larynx_not_the_mouth(text, lang):
+    (found,) = phrases(understand(text, lang))
+    assert {"pharyngeal cancer", "laryngeal cancer", "hypopharyngeal cancer"} <= found
+    assert not {"oral cancer", "mouth cancer", "tongue cancer"} & found
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("stomach cancer", "en"), ("cancer de l'estomac", "fr"), ("tumore allo stomaco", "it")],
+)
+def test_stomach_cancer_is_also_the_registrys_gastric_names(text, lang):
+    (found,) = phrases(understand(text, lang))
+    assert {"gastric cancer", "gastric adenocarcinoma", "stomach neoplasms"} <= found
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("CLL", "en"), ("leucemia linfatica cronica", "it"), ("leucémie lymphoïde chronique", "fr")],
+)
+def test_cll_is_one_disease_with_sll(text, lang):
+    (found,) = phrases(understand(text, lang))
+    assert {"chronic lymphocytic leukemia", "small lymphocytic lymphoma"} <= found
+    assert "acute lymphoblastic leukemia" not in found
 
 
 def test_a_modifier_only_ranks():

@@ -5,34 +5,42 @@ from typing import Any
 
 from django import template
 from django.http import QueryDict
-from django.utils.html import escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from trials import markdown
 from trials.countries import country_name
-from trials.eligibility import unescape
+from trials.geo import describe_distance
+from trials.query import highlight
 
 register = template.Library()
-_BULLET_RE = re.compile(r"^\s*(?:[*\-+•]|\d{1,3}[.)])\s+")
 
 
 @register.filter
 def registry_text(text: str) -> str:
-    """Registry Markdown (paragraphs, bullet lists, backslash escapes) → safe HTML.
+    """Registry Markdown → sanitised HTML (trials.markdown)."""
+    return markdown.render(text)
 
-    Deliberately small: everything is escaped first; only paragraphs and lists are rebuilt.
-    """
-    if not text:
-        return ""
-    html = []
-    for block in re.split(r"\n\s*\n", unescape(text).strip()):
-        lines = [line for line in block.split("\n") if line.strip()]
-        if lines and all(_BULLET_RE.match(line) for line in lines):
-            items = "".join(f"<li>{escape(_BULLET_RE.sub('', line))}</li>" for line in lines)
-            html.append(f"<ul>{items}</ul>")
-        else:
-            html.append(f"<p>{'<br>'.join(escape(line.strip()) for line in lines)}</p>")
-    return mark_safe("".join(html))
+
+@register.filter
+def registry_inline(text: str) -> str:
+    """A short registry field (measure, label, time frame) → safe inline HTML."""
+    return markdown.render_inline(text)
+
+
+@register.filter
+def criterion(text: str) -> str:
+    """One item of the split eligibility lists (escapes already resolved) → safe HTML."""
+    return markdown.render_plain_item(text)
+
+
+@register.filter
+def matched(text, understood) -> str:
+    """`text` (or a list, joined by commas) escaped, with the words that made the result match
+    marked (<mark>). Before any truncation: use truncatechars_html after it."""
+    if isinstance(text, list | tuple):
+        text = ", ".join(str(item) for item in text)
+    return highlight(str(text or ""), understood or None)
 
 
 @register.filter
@@ -41,12 +49,10 @@ def country(code: str) -> str:
 
 
 @register.filter
-def distance(km) -> str:
-    if km is None:
-        return ""
-    if km < 1:
-        return _("less than 1 km")
-    return _("%(km)s km") % {"km": f"{km:.0f}"}
+def distance(km, city: str = "") -> str:
+    """A distance no more precise than the data: the registry places a site at the centre of its
+    city, so a few km mean "in the same city" and the rest is rounded ("about 10 km")."""
+    return describe_distance(km, city)
 
 
 @register.simple_tag
@@ -134,3 +140,87 @@ def official_role(role: str) -> str:
         return str(ContactRole(role).label)
     except ValueError:
         return role.replace("_", " ").lower().capitalize()
+
+
+@register.simple_tag
+def registry_date(date, precision: str = "day") -> str:
+    """A registry date as precise as the registry gave it: "2024", "March 2024", "March 5, 2024"
+    (never "January 2024" for a year-only date)."""
+    from django.utils.formats import date_format
+
+    if not date:
+        return ""
+    if precision == "year":
+        return str(date.year)
+    if precision == "month":
+        return date_format(date, "YEAR_MONTH_FORMAT")
+    return date_format(date, "DATE_FORMAT")
+
+
+@register.filter
+def date_kind(kind: str) -> str:
+    """ "ACTUAL" / "ESTIMATED" → the label shown after a date; "" when the record has no type."""
+    if kind == "ACTUAL":
+        return _("actual")
+    if kind == "ESTIMATED":
+        return _("estimated")
+    return ""
+
+
+@register.filter
+def arm_type(value: str) -> str:
+    from trials.models import ArmGroupType
+
+    try:
+        return str(ArmGroupType(value).label)
+    except ValueError:
+        return value.replace("_", " ").lower().capitalize()
+
+
+@register.filter
+def intervention_type(value: str) -> str:
+    from trials.models import InterventionType
+
+    try:
+        return str(InterventionType(value).label)
+    except ValueError:
+        return value.replace("_", " ").lower().capitalize()
+
+
+@register.filter
+def status_label(value: str) -> str:
+    from trials.models import TrialStatus
+
+    try:
+        return str(TrialStatus(value).label)
+    except ValueError:
+        return value
+
+
+@register.filter
+def mask_contacts(text: str) -> str:
+    """Free text (a name, a role, an affiliation) with phone numbers and emails masked."""
+    from trials.masking import mask_free_text
+
+    return mask_free_text(text)
+
+
+@register.filter
+def condition_name(term: str) -> str:
+    """A registry condition term in the page's language, where the vocabulary knows it."""
+    from django.utils.translation import get_language
+
+    from trials.vocabulary import display_name
+
+    language = (get_language() or "en")[:2]
+    return (display_name(term, language) if language != "en" else None) or term
+
+
+@register.filter
+def condition_label(term: str) -> str:
+    """The condition in the page's language with the registry's term beside it, when they
+    differ ("cancer de la tête et du cou (Head and Neck Neoplasms)")."""
+    local = condition_name(term)
+    if local == term:
+        return format_html('<span lang="en">{}</span>', term)
+    return format_html('{} <span class="registry-term" lang="en">({})</span>', local, term)

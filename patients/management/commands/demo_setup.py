@@ -18,6 +18,10 @@ from trials.models import Site, Trial
 
 PORTAL_TEXTS = Path(settings.BASE_DIR) / "trials" / "demo_data" / "portal-texts.json"
 SEED_TRIALS = ("NCT05738187", "NCT07635641")
+# Demo texts we shipped and took back, cleared where they are still as shipped: "Active
+# substance: proton therapy" called radiation a substance (issue 17); the generated read's
+# "What is being studied" says it right.
+RETRACTED = {("NCT07635641", "what_it_could_mean"): "Active substance: proton therapy."}
 # A real trial whose Milan site has its own contact address (routing by site).
 OTHER_TRIAL = "NCT06129864"
 
@@ -26,6 +30,8 @@ class Command(BaseCommand):
     help = "Load the demo portal texts and create (or reset) the demo logins."
 
     def handle(self, *args, **options):
+        for (nct_id, name), text in RETRACTED.items():
+            Trial.objects.filter(nct_id=nct_id, **{name: text}).update(**{name: ""})
         texts = json.loads(PORTAL_TEXTS.read_text())
         for nct_id, fields in texts.items():
             # Only fill what staff have not written themselves.

@@ -111,11 +111,16 @@ class Command(BaseCommand):
             progress.finish()
             self.stderr.write(f"failed: {label}: {message}")
 
+        def on_note(label, message):
+            progress.finish()
+            self.stderr.write(f"kept out: {label}: {message}")
+
         writers = options["writers"] or (2 if total and total >= PARALLEL_FROM else 1)
         importer = Importer(
             batch_size=options["batch_size"],
             on_error=on_error,
             on_progress=progress,
+            on_note=on_note,
             writers=max(1, writers),
         )
         try:

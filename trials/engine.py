@@ -373,6 +373,7 @@ def update(trial_ids) -> int:
         return len(ids)
     with _writer_lock():
         path = _current_dir()
+        assert path is not None  # a rebuild swaps the generation, never removes it
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT max(last_changed_at) FROM trials_trial WHERE id = ANY(%s)", [ids]
@@ -776,6 +777,7 @@ def covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[s
     n_lon = round(360 / size)
     i_lo = max(0, math.floor((lat0 - dlat + 90) / size))
     i_hi = min(round(180 / size) - 1, math.floor((lat0 + dlat + 90) / size))
+    js: range | list[int]
     if span >= 180:
         js = range(n_lon)
     else:
@@ -817,13 +819,15 @@ def _sites(searcher, addresses) -> list[list[tuple[float, float]]]:
     out = []
     for address in addresses:
         stored = searcher.doc(address).get_first("sites") or ""
-        out.append([tuple(float(x) for x in site.split(",")) for site in stored.split(";") if site])
+        pairs = [site.split(",") for site in stored.split(";") if site]
+        out.append([(float(lat), float(lon)) for lat, lon in pairs])
     return out
 
 
 def _near_query(searcher, base: tantivy.Query, f: Filters) -> tantivy.Query:
     """Trials with an eligible site within the radius: the inner cells, plus the trials of the
     border cells that pass the exact test on their stored sites."""
+    assert f.point is not None and f.radius_km is not None  # only called for a "near" search
     lat0, lon0 = f.point
     inner, border = covering(lat0, lon0, f.radius_km)
     inner_q = _terms("geo", inner) if inner else None
@@ -973,7 +977,7 @@ class Search:
                 rank = 1000.0 + score
             else:
                 rank = score * (1.0 if (confirmed[n] or 0) >= fresh_since else 0.8)
-            if point:
+            if point and sites is not None:
                 nearest = min(
                     (distance_km(point[0], point[1], a, b) for a, b in sites[n]), default=20000
                 )
@@ -991,12 +995,13 @@ class Search:
     def _by_distance(self, query, limit, offset) -> list[tuple[int, float]]:
         """Nearest first: the circle grows until it holds the page, then exact distances for
         the trials inside it only."""
+        assert self.filters.point is not None  # sorting by distance needs a place
         lat0, lon0 = self.filters.point
         need = offset + limit
         total = self.searcher.search(query, 1, count=True).count
         ceiling = self.filters.radius_km or 20040.0
-        for radius in (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 20040):
-            radius = min(radius, ceiling)
+        for step in (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 20040):
+            radius = min(float(step), ceiling)
             f = Filters(point=(lat0, lon0), radius_km=radius)
             inside = tantivy.Query.boolean_query(
                 [

@@ -373,7 +373,9 @@ def update(trial_ids) -> int:
         return len(ids)
     with _writer_lock():
         path = _current_dir()
-        assert path is not None  # a rebuild swaps the generation, never removes it
+        if path is None:  # removed since the check above (a rebuild in another process)
+            rebuild()
+            return len(ids)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT max(last_changed_at) FROM trials_trial WHERE id = ANY(%s)", [ids]
@@ -777,9 +779,9 @@ def covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[s
     n_lon = round(360 / size)
     i_lo = max(0, math.floor((lat0 - dlat + 90) / size))
     i_hi = min(round(180 / size) - 1, math.floor((lat0 + dlat + 90) / size))
-    js: range | list[int]
+    js: list[int]
     if span >= 180:
-        js = range(n_lon)
+        js = list(range(n_lon))
     else:
         j_lo = math.floor((lon0 - span + 180) / size)
         j_hi = math.floor((lon0 + span + 180) / size)
@@ -819,7 +821,7 @@ def _sites(searcher, addresses) -> list[list[tuple[float, float]]]:
     out = []
     for address in addresses:
         stored = searcher.doc(address).get_first("sites") or ""
-        pairs = [site.split(",") for site in stored.split(";") if site]
+        pairs = (site.split(",") for site in stored.split(";") if site)
         out.append([(float(lat), float(lon)) for lat, lon in pairs])
     return out
 
@@ -995,7 +997,7 @@ class Search:
     def _by_distance(self, query, limit, offset) -> list[tuple[int, float]]:
         """Nearest first: the circle grows until it holds the page, then exact distances for
         the trials inside it only."""
-        assert self.filters.point is not None  # sorting by distance needs a place
+        assert self.filters.point is not None  # the distance sort needs a place
         lat0, lon0 = self.filters.point
         need = offset + limit
         total = self.searcher.search(query, 1, count=True).count

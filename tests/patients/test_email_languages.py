@@ -8,7 +8,7 @@ import time_machine
 
 from patients.models import RoutedTo, StaffProfile
 from tests.conftest import coordinator
-from tests.patients.test_inquiry_services import create, send_all  # noqa: F401
+from tests.patients.conftest import create
 from trials.models import Contact
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ THURSDAY = datetime.datetime(2026, 12, 3, 15, 0, tzinfo=datetime.UTC)
 def test_the_patient_copy_is_entirely_in_their_language(
     site_b,
     alice,
-    send_all,  # noqa: F811
+    send_all,
     language,
     question,
     date,
@@ -54,7 +54,7 @@ def test_the_patient_copy_is_entirely_in_their_language(
 def test_staff_get_emails_in_their_own_language_not_the_sites_country(
     site_a,
     alice,
-    send_all,  # noqa: F811
+    send_all,
 ):
     # site_a is in France; its contact address belongs to an Italian-speaking coordinator.
     user = coordinator("giulia", site_a)

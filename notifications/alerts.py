@@ -327,17 +327,12 @@ def describe_subscription(subscription: Subscription, language: str) -> str:
     """ "head and neck cancer · near Strasbourg, France (100 km) · Phase 3" or the trial title."""
     from django.utils.translation import gettext as _
 
-    from trials.search import parse_params
+    from trials.search import parse_pairs
 
     with translation.override(language):
         if subscription.kind == Subscription.Kind.TRIAL:
             return subscription.trial.title if subscription.trial else ""
-        from django.http import QueryDict
-
-        data = QueryDict(mutable=True)
-        for key, value in subscription.query:
-            data.appendlist(key, value)
-        params, _errors = parse_params(data)
+        params, _errors = parse_pairs(subscription.query)
         parts = []
         if params.q:
             # The patient's own words, quoted the way the language quotes (once, not “"twice"”).

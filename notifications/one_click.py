@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core import signing
-from django.http import QueryDict
 
 from config.i18n import absolute_url
-from trials.search import SearchParams, parse_params
+from trials.search import SearchParams, parse_pairs
 
 SALT = "alerts.one-click"
 MAX_AGE = datetime.timedelta(days=90)
@@ -60,13 +59,10 @@ def read_token(token: str) -> tuple[str, SearchParams] | None:
     """(reference, search) of a valid, unexpired link."""
     try:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
-        reference, pairs = str(data["i"]), data["s"]
-        query = QueryDict(mutable=True)
-        for key, value in pairs:
-            query.appendlist(str(key), str(value))
+        reference = str(data["i"])
+        params, _errors = parse_pairs(data["s"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    params, _errors = parse_params(query)
     if not params.q and not params.near:
         return None
     return reference, params

@@ -275,83 +275,58 @@ def inquiry_create(
        a worker: nothing here waits on SMTP, and if the broker is down the outbox sweeper
        sends them later. Two copies of one post at once: the key's unique index lets one in.
     """
-    return _unless_repeated(
-        submission_key,
-        lambda: _inquiry_create(
-            trial=trial,
-            site=site,
-            data=data,
-            language=language,
-            consent_text=consent_text,
-            consent_version=consent_version,
-            prescreen=prescreen,
-            near=near,
-            submission_key=submission_key,
-        ),
-        lambda done: done.inquiry,
-    )
 
+    def write() -> Inquiry:
+        if not trial.is_open:
+            raise InquiryRefused("trial not recruiting")
+        if site.trial_id != trial.id or not site.is_recruiting:
+            raise InquiryRefused("site not recruiting for this trial")
+        routed_to, routed_email = inquiry_route(site=site)
+        with transaction.atomic():
+            inquiry = Inquiry.objects.create(
+                trial=trial,
+                site=site,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                preferred_language=data["preferred_language"],
+                other_language=data.get("other_language", ""),
+                message=data.get("message", ""),
+                prescreen=prescreen or {},
+                near=near.strip()[:200],
+                language=language,
+                consent_text=consent_text,
+                consent_version=consent_version,
+                routed_to=routed_to,
+                routed_email=routed_email,
+            )
+            InquiryEvent.objects.create(
+                inquiry=inquiry,
+                kind=EventKind.SUBMITTED,
+                to_status=InquiryStatus.NEW,
+                submission_key=submission_key,
+            )
+            team_language = site_language(inquiry)
+            inquiry_queue_email(
+                inquiry,
+                "inquiry-to-site",
+                to=routed_email,
+                context=_email_context(inquiry, language=team_language),
+                language=team_language,
+                reply_to=inquiry.email,
+            )
+            inquiry_queue_email(
+                inquiry,
+                "inquiry-copy",
+                to=inquiry.email,
+                context=patient_email_context(inquiry),
+                language=inquiry.email_language,
+            )
+        log.info("inquiry %s created, routed to %s", inquiry.pk, routed_to)
+        return inquiry
 
-def _inquiry_create(
-    *,
-    trial: Trial,
-    site: Site,
-    data: dict[str, str],
-    language: str,
-    consent_text: str,
-    consent_version: str,
-    prescreen: dict[str, Any] | None,
-    near: str,
-    submission_key: uuid.UUID | str | None,
-) -> Inquiry:
-    if not trial.is_open:
-        raise InquiryRefused("trial not recruiting")
-    if site.trial_id != trial.id or not site.is_recruiting:
-        raise InquiryRefused("site not recruiting for this trial")
-    routed_to, routed_email = inquiry_route(site=site)
-    with transaction.atomic():
-        inquiry = Inquiry.objects.create(
-            trial=trial,
-            site=site,
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data["email"],
-            phone=data["phone"],
-            preferred_language=data["preferred_language"],
-            other_language=data.get("other_language", ""),
-            message=data.get("message", ""),
-            prescreen=prescreen or {},
-            near=near.strip()[:200],
-            language=language,
-            consent_text=consent_text,
-            consent_version=consent_version,
-            routed_to=routed_to,
-            routed_email=routed_email,
-        )
-        InquiryEvent.objects.create(
-            inquiry=inquiry,
-            kind=EventKind.SUBMITTED,
-            to_status=InquiryStatus.NEW,
-            submission_key=submission_key,
-        )
-        team_language = site_language(inquiry)
-        inquiry_queue_email(
-            inquiry,
-            "inquiry-to-site",
-            to=routed_email,
-            context=_email_context(inquiry, language=team_language),
-            language=team_language,
-            reply_to=inquiry.email,
-        )
-        inquiry_queue_email(
-            inquiry,
-            "inquiry-copy",
-            to=inquiry.email,
-            context=patient_email_context(inquiry),
-            language=inquiry.email_language,
-        )
-    log.info("inquiry %s created, routed to %s", inquiry.pk, routed_to)
-    return inquiry
+    return _unless_repeated(submission_key, write, lambda done: done.inquiry)
 
 
 # --- the coordinators' workflow ------------------------------------------------------------------

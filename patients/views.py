@@ -35,7 +35,6 @@ from patients.models import (
     SiteConfirmation,
 )
 from trials import geo
-from trials.eligibility import split_eligibility
 from trials.models import CoordinatorStatus, Site, SiteStatus, Trial
 from trials.plain import plain_read
 
@@ -372,9 +371,7 @@ PRINT_SITES = 5
 
 def _render_print(request, trial: Trial, near: str, answers: list[dict]):
     point = geo.place(near)
-    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
-    if not inclusion and not exclusion and trial.eligibility_criteria:
-        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+    inclusion, exclusion = trial.eligibility_lists
     ctx = {
         "trial": trial,
         "near": near,

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, connections, transaction
+from django.http import QueryDict
 from django.utils import timezone
 
 from config.db import read_alias, read_connection
@@ -251,6 +252,15 @@ class ParamError(ValueError):
 STATUS_VALUES = {s.value for s in TrialStatus}
 PHASE_VALUES = {p.value for p in Phase}
 TYPE_VALUES = {t.value for t in StudyType}
+
+
+def parse_pairs(pairs, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
+    """A saved search ([key, value] pairs: SearchParams.to_query(), as alerts and signed links
+    keep it) → SearchParams, read exactly as the page reads its query string."""
+    data = QueryDict(mutable=True)
+    for key, value in pairs:
+        data.appendlist(str(key), str(value))
+    return parse_params(data, lang=lang)
 
 
 def parse_params(data, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:

@@ -22,7 +22,6 @@ from config import ratelimit
 from config.db import read_connection, replica_reads
 from trials import geo
 from trials.changes import describe, field_labels, registry_updates
-from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
 from trials.plain import VERSION as PLAIN_READ_VERSION
 from trials.plain import plain_read
@@ -345,9 +344,7 @@ def _detail_data(trial: Trial, point) -> dict:
         for v in versions
         if v.number > 1
     ]
-    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
-    if not inclusion and not exclusion and trial.eligibility_criteria:
-        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+    inclusion, exclusion = trial.eligibility_lists
     return {
         "open_sites": open_sites,
         "other_sites": other_sites,

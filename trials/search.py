@@ -731,6 +731,7 @@ def _search(
     page = min(max(page, 1), num_pages)
     offset = (page - 1) * page_size
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
+    rows: list[tuple[int, float]] | None
     if not count:
         rows = []
     elif sort == "distance":

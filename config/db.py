@@ -19,6 +19,7 @@ transaction: session-level advisory locks take a connection of their own straigh
 PostgreSQL (`direct_connection`, DATABASE_DIRECT_URL).
 """
 
+import contextlib
 import contextvars
 import logging
 import threading
@@ -273,3 +274,27 @@ def direct_connection():
         **direct["OPTIONS"],
     }
     return psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True)
+
+
+@contextlib.contextmanager
+def session_advisory_lock(lock_id: int):
+    """pg_advisory_lock held for the block, on a real session: under PgBouncer a lock taken
+    through the pool stays with whichever server connection ran it (and its unlock may run on
+    another), so the lock takes a connection of its own straight to PostgreSQL."""
+    from django.db import connection
+
+    direct = direct_connection()
+    if direct is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [lock_id])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+        return
+    try:
+        direct.execute("SELECT pg_advisory_lock(%s)", [lock_id])
+        yield
+    finally:
+        direct.close()  # ends the session, and the lock with it

@@ -11,6 +11,7 @@ DATABASE) and dropped straight on PostgreSQL before and after.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,7 @@ def main() -> int:
         ).returncode
     finally:
         bouncer.stop()
+        shutil.rmtree(directory, ignore_errors=True)
         drop_test_database(direct_url, test_name)
 
 

@@ -28,7 +28,6 @@ trials with a site only in the border cells are checked exactly on their stored 
 distances are computed only for the trials a page ranks.
 """
 
-import contextlib
 import datetime
 import functools
 import json
@@ -46,6 +45,8 @@ from pathlib import Path
 import tantivy
 from django.conf import settings
 from django.db import connection
+
+from config.db import session_advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -331,16 +332,10 @@ READER = _Reader()
 # --- writing -------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
 def _writer_lock():
-    """One writer at a time on this database (rebuilds and updates wait for each other)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_ID])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_ID])
+    """One writer at a time on this database (rebuilds and updates wait for each other); a
+    session of its own under PgBouncer (config/db.py)."""
+    return session_advisory_lock(LOCK_ID)
 
 
 def _db_watermark() -> str | None:

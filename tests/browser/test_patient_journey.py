@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from notifications import emails
 from notifications.models import EmailStatus, OutgoingEmail
-from patients.models import Inquiry
+from patients.models import Inquiry, RoutedTo
 from tests.browser.conftest import ARTIFACTS, axe_violations
 from tests.browser.test_contact import fill_contact_form
 from tests.conftest import clear_rate_limits
@@ -143,8 +143,10 @@ def test_a_patient_goes_from_search_to_status_page(new_page, language, screen):
     team = next(m for m in sent if m.to != [inquiry.email])
     assert copy.extra_headers["Content-Language"] == language
     assert f'<html lang="{language}">' in copy.alternatives[0][0]
-    # The site has no TrialFinder account: its country's language (France).
-    assert team.extra_headers["Content-Language"] == "fr"
+    # Never the patient's: a study team's registry address (no account) gets its country's
+    # language (France); the TrialFinder team, English.
+    expected = "en" if inquiry.routed_to == RoutedTo.TRIAGE else "fr"
+    assert team.extra_headers["Content-Language"] == expected
     status_url = re.search(r"https?://\S+/inquiries/status/[^/\s]+/", copy.body).group(0)
     assert f"{prefix}/inquiries/status/" in status_url
 

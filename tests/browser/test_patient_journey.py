@@ -7,6 +7,7 @@ and saved as a screenshot (test-artifacts/journey/, ignored by git) for review.
 """
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
@@ -14,7 +15,7 @@ from playwright.sync_api import expect
 
 from notifications import emails
 from notifications.models import EmailStatus, OutgoingEmail
-from patients.models import Inquiry
+from patients.models import Inquiry, RoutedTo
 from tests.browser.conftest import ARTIFACTS, axe_violations
 from tests.browser.test_contact import fill_contact_form
 from tests.conftest import clear_rate_limits
@@ -25,7 +26,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 SCREENS = {"phone": PHONE, "desktop": DESKTOP}
 PREFIX = {"en": "", "fr": "/fr", "it": "/it"}
-LOCALES = {"en": "en-GB", "fr": "fr-FR", "it": "it-IT"}
 RECRUITING = {"en": "Recruiting", "fr": "Recrutement en cours", "it": "In fase di reclutamento"}
 # Interactive elements smaller than 44x44 CSS px on a phone (a checkbox counts with its label's
 # row; links inside sentences are not targets of their own).
@@ -77,15 +77,19 @@ def test_a_patient_goes_from_search_to_status_page(new_page, language, screen):
     phone = screen == "phone"
     name = f"{language}-{screen}"
     prefix = PREFIX[language]
-    # A browser whose own language is another one: the address decides.
-    page = new_page(locale=LOCALES["it" if language == "en" else "en"], viewport=viewport)
+    # An English browser: for French and Italian, the address decides (an unprefixed address
+    # is negotiated, as old links were).
+    page = new_page(locale="en-GB", viewport=viewport)
 
     # 1. Search: the first result within the first screen, filters behind "Filters (n)".
     page.goto(f"{prefix}/?q=head+and+neck+cancer&near=Strasbourg&age=64")
     expect(page.locator("html")).to_have_attribute("lang", language)
     first_result = page.locator(".trial-list li").first
     expect(first_result).to_be_visible()
-    assert top(page, ".trial-list li") < viewport["height"]
+    # On a phone, within the first screen (the issue's measure); on a desktop, whose search box
+    # keeps its help texts, its title at least.
+    first_top = top(page, ".trial-list li")
+    assert first_top < viewport["height"] * (1 if phone else 1.1)
     filters = page.locator("#filters")
     summary = page.locator("#filters-heading")
     expect(summary).to_contain_text("(1)")  # the age
@@ -143,13 +147,15 @@ def test_a_patient_goes_from_search_to_status_page(new_page, language, screen):
     team = next(m for m in sent if m.to != [inquiry.email])
     assert copy.extra_headers["Content-Language"] == language
     assert f'<html lang="{language}">' in copy.alternatives[0][0]
-    # The site has no TrialFinder account: its country's language (France).
-    assert team.extra_headers["Content-Language"] == "fr"
+    # Never the patient's: a study team's registry address (no account) gets its country's
+    # language (France); the TrialFinder team, English.
+    expected = "en" if inquiry.routed_to == RoutedTo.TRIAGE else "fr"
+    assert team.extra_headers["Content-Language"] == expected
     status_url = re.search(r"https?://\S+/inquiries/status/[^/\s]+/", copy.body).group(0)
     assert f"{prefix}/inquiries/status/" in status_url
 
     # 5. The status page, from the email's link, in the patient's language.
-    page.goto(status_url)
+    page.goto(urlsplit(status_url).path)  # SITE_URL is the tests' testserver
     expect(page.locator("html")).to_have_attribute("lang", language)
     step(page, f"{name}-5-status", phone=phone)
 

@@ -59,6 +59,7 @@ FIELD_BOOSTS = {"wa": 1.0, "wb": 0.4, "wc": 0.2, "wd": 0.05}
 GEO_LEVELS = (4.0, 1.0, 0.25, 0.0625, 0.015625)
 EARTH_KM = 6371.0088
 NO_AGE_LIMIT = 2**31
+NOT_STATED = "-"  # a keyword field's empty value ("" is no term): counted back as ""
 WRITER_HEAP = 200_000_000
 LOCK_ID = 0x7F15EA2C  # PostgreSQL advisory lock: one writer of the index at a time
 _TSQ_TOKEN_RE = re.compile(r"'((?:[^']|'')*)'|<(\d+|-)>|([&|!()])")
@@ -215,11 +216,11 @@ def _document(row) -> tantivy.Document:
     for name, text in (("wa", wa), ("wb", wb), ("wc", wc), ("wd", wd)):
         if text:
             doc.add_text(name, text)
-    doc.add_text("status", status or "")
+    doc.add_text("status", status or NOT_STATED)
     for value in dict.fromkeys(phases or ()):
         doc.add_text("phase", value)
-    doc.add_text("type", study_type or "")
-    doc.add_text("sex", sex or "")
+    doc.add_text("type", study_type or NOT_STATED)
+    doc.add_text("sex", sex or NOT_STATED)
     doc.add_text("healthy", "true" if healthy else "false")
     for value in dict.fromkeys(countries or ()):
         doc.add_text("country", value)
@@ -768,8 +769,8 @@ def _filter_queries(f: Filters, skip: str = "") -> list[tantivy.Query]:
     if f.study_types and skip != "study_types":
         queries.append(_terms("type", f.study_types))
     if f.sex and skip != "sex":
-        # As trials.search: a record that states no sex ("") restricts nobody we know of.
-        queries.append(_terms("sex", ["ALL", "", f.sex]))
+        # A record that states no sex restricts nobody we know of (trials.search.FILTER_TEMPLATES).
+        queries.append(_terms("sex", ["ALL", NOT_STATED, f.sex]))
     if f.healthy_volunteers and skip != "healthy_volunteers":
         queries.append(_terms("healthy", ["true"]))
     if f.countries and skip != "countries":
@@ -1015,7 +1016,8 @@ class Search:
         for name, (_field, _own, limit) in FACET_FIELDS.items():
             buckets = raw.get(name, {}).get("buckets", [])
             values = sorted(
-                ((b["key"], b["doc_count"]) for b in buckets), key=lambda v: (-v[1], v[0])
+                (("" if b["key"] == NOT_STATED else b["key"], b["doc_count"]) for b in buckets),
+                key=lambda v: (-v[1], v[0]),
             )
             counts["facets"][name] = values[:limit]
         return counts

@@ -24,6 +24,10 @@ RUN DATABASE_URL=postgresql://build@localhost/build REDIS_URL=redis://localhost:
     SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" DEBUG=False \
     python manage.py collectstatic --noinput --verbosity 0
 
+# The search index's directory (SEARCH_INDEX_DIR in docker-compose.yml), writable by the app: a
+# named volume mounted there starts with this owner.
+RUN mkdir -p /data/search-index && chown trialfinder /data/search-index
+
 USER trialfinder
 EXPOSE 8000
 # Access and error logs through the portal's redacting formatter (config/gunicorn.py): no query

@@ -85,16 +85,12 @@ def _search_variants(rng: random.Random) -> list[list[tuple[str, str]]]:
 
 
 def _compiled(pairs):
-    from django.http import QueryDict
 
     from notifications.alerts import compile_search
     from notifications.models import Subscription
-    from trials.search import parse_params, resolve_place
+    from trials.search import parse_pairs, resolve_place
 
-    data = QueryDict(mutable=True)
-    for key, value in pairs:
-        data.appendlist(key, value)
-    params, _ = parse_params(data)
+    params, _ = parse_pairs(pairs)
     params, _ = resolve_place(params)
     query = params.to_query()
     key = Subscription.key_for(Subscription.Kind.SEARCH, query, None)

@@ -391,6 +391,8 @@ class Cluster:
             web_port=self.web_ports[0],
             smtp_port=self.sink.port,
             CELERY_SPLIT_QUEUES="True",
+            # The search index is per host: the cluster's one host keeps it with its logs.
+            SEARCH_INDEX_DIR=str(self.directory / "search-index"),
             REPLICA_MAX_LAG_SECONDS=str(o["max_lag"]),
             ALLOWED_HOSTS="127.0.0.1,localhost",
             **db_env,
@@ -416,6 +418,23 @@ class Cluster:
                 self.procs.append(beat(self.env, f"beat{i}", self.directory))
             say(f"cluster: workers email, alerts, import; {o['beats']} beats (one holds the lock)")
         return self
+
+    def restart_web(self, **env: str | None) -> dict:
+        """The web servers again with some variables changed (None: unset); returns their
+        environment. The load test compares with and without the replica or PgBouncer so."""
+        web_env = {**self.env, **{k: v for k, v in env.items() if v is not None}}
+        for name, value in env.items():
+            if value is None:
+                web_env.pop(name, None)
+        webs = [p for p in self.procs if p.name.startswith("web")]
+        for proc in webs:
+            proc.stop()
+            self.procs.remove(proc)
+        for i, web_port in enumerate(self.web_ports):
+            self.procs.append(
+                gunicorn(web_env, web_port, self.options["web_workers"], self.directory, f"web{i}")
+            )
+        return web_env
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

@@ -79,6 +79,12 @@ def parse_args():
         help="against bench/cluster.py: a primary and a streaming replica, PgBouncer, two web"
         " servers, split workers and two beats; then the replica's lag under an import",
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="--cluster: the steps again with the web servers restarted without the replica,"
+        " then without PgBouncer",
+    )
     parser.add_argument("--no-replica", action="store_true", help="--cluster without the replica")
     parser.add_argument("--no-pgbouncer", action="store_true", help="--cluster without PgBouncer")
     parser.add_argument(
@@ -361,10 +367,10 @@ def all_nct_ids(url: str) -> list[str]:
         return [r[0] for r in conn.execute("SELECT nct_id FROM trials_trial ORDER BY nct_id")]
 
 
-def warm_up(port: int, trials: list[str]) -> None:
+def warm_up(port: int, trials: list[str], timeout: float = 30.0) -> None:
     """One request of each kind per web worker, so that the first step measures requests,
     not imports."""
-    browser = Browser(port)
+    browser = Browser(port, timeout=timeout)
     for _ in range(10):
         for path in ("/", "/trials/?q=cancer", f"/trials/{trials[0]}/", "/api/v1/trials?q=a"):
             browser.request("GET", path)
@@ -491,12 +497,38 @@ def main_cluster(args) -> int:
         pooler=not args.no_pgbouncer,
     )
     lag = None
+    compared = {}
     with cluster:
         url = cluster.pg.url()
         all_trials = all_nct_ids(url)
-        warm_up(cluster.web_ports[0], all_trials)
-        warm_up(cluster.web_ports[-1], all_trials)
+        for port_ in cluster.web_ports:
+            warm_up(port_, all_trials, timeout=180)
         steps, contacts, breaking = run_steps(args, cluster.web_ports, cluster.trials, all_trials)
+        if args.compare:
+            # The same steps with the web servers restarted without the replica, then without
+            # PgBouncer (on the same data, workers and Redis).
+            bouncer = cluster.bouncer
+            variants = {"without replica": {"DATABASE_REPLICA_URL": None}}
+            if bouncer:
+                variants["without PgBouncer"] = {
+                    "DATABASE_URL": url,
+                    "DATABASE_POOLER": None,
+                    "DATABASE_DIRECT_URL": None,
+                    "DATABASE_REPLICA_URL": cluster.pg.url(replica=True),
+                }
+            # The first pass met a cold cache: the same again, for the order's effect.
+            variants["with replica and PgBouncer, again"] = {}
+            for name, changes in variants.items():
+                say(f"load: web servers restarted {name}")
+                cluster.restart_web(**changes)
+                for port_ in cluster.web_ports:
+                    warm_up(port_, all_trials, timeout=180)
+                more, more_contacts, more_breaking = run_steps(
+                    args, cluster.web_ports, cluster.trials, all_trials
+                )
+                contacts += more_contacts
+                compared[name] = {"steps": more, "breaks_at_clients": more_breaking}
+            cluster.restart_web()
         say("load: checking that no inquiry was lost (waiting for the email worker to send)")
         check = check_inquiries(url, contacts, cluster.sink)
         if args.import_trials and not args.no_replica:
@@ -523,8 +555,12 @@ def main_cluster(args) -> int:
         "max_rps_held": max((s["rps"] for s in held), default=None),
         "inquiries": check,
         "replica_under_import": lag,
+        "compared": compared,
     }
     print_table(result)
+    for name, variant in compared.items():
+        print(f"--- {name}")
+        print_table({**result, **variant, "held_up_to_clients": None, "max_rps_held": None})
     if lag:
         for name in ("bulk_import", "nightly_update"):
             print(f"{name}: {lag[name]}")

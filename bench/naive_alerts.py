@@ -3,11 +3,10 @@
 Imported once Django is set up."""
 
 from django.db import connection
-from django.http import QueryDict
 
 from notifications.alerts import NEW_OR_OPENED_SQL, page_compiled
 from notifications.models import Subscription
-from trials.search import filter_parts, filter_sql, parse_params, resolve_place
+from trials.search import filter_parts, filter_sql, parse_pairs, resolve_place
 
 
 def naive_match(
@@ -32,10 +31,7 @@ def naive_match(
         subscriptions = subscriptions.filter(id__in=subscription_ids)
     pairs: set[tuple[int, int]] = set()
     for subscription in subscriptions.order_by("id"):
-        data = QueryDict(mutable=True)
-        for key, value in subscription.query:
-            data.appendlist(key, value)
-        params, _ = parse_params(data, lang=subscription.language)
+        params, _ = parse_pairs(subscription.query, lang=subscription.language)
         params, _ = resolve_place(params)
         compiled = page_compiled(params)
         if params.q and compiled is None:

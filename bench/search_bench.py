@@ -136,7 +136,7 @@ def gunicorn(ctx: BenchContext, **extra_env):
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # a busy machine starts 5 workers slowly
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {proc.returncode}")
@@ -147,7 +147,7 @@ def gunicorn(ctx: BenchContext, **extra_env):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+                raise RuntimeError("gunicorn did not answer /healthz within 240 s")
             time.sleep(0.3)
         yield port
     finally:
@@ -329,6 +329,8 @@ def run(ctx: BenchContext) -> dict:
     paths = [f"/trials/?{q}" if q else "/trials/?" for _, q in QUERIES]
     labels = dict(zip(paths, (label for label, _ in QUERIES), strict=True))
 
+    # The index first: gunicorn's /healthz is red without it.
+    index = _index_figures()
     say("search: capturing the SQL of each search (cold cache)")
     workload = [capture_sql(q) for _, q in QUERIES]
     statements = sum(len(w) for w in workload)
@@ -365,7 +367,6 @@ def run(ctx: BenchContext) -> dict:
         )  # fmt: skip
         web_rss_mb = _workers_rss_mb()
     hit_share = _warm_hit_share(ctx, workload)
-    index = _index_figures()
 
     say(f"search: raw SQL, {sql_requests} searches, {CLIENTS} connections")
     sql = sql_load(ctx.database_url, workload, sql_requests)
@@ -462,8 +463,15 @@ def _index_figures() -> dict:
     """The search index rebuilt from the database, timed; its size on disk."""
     from trials import engine
 
-    say("search: rebuilding the search index (timed)")
-    meta = engine.rebuild()
+    meta = engine.read_meta()
+    if (
+        not meta.get("build_s")
+        or os.environ.get("BENCH_INDEX_REBUILD")
+        or (engine.status()["state"] != "ok")
+    ):
+        say("search: rebuilding the search index (timed)")
+        meta = engine.rebuild()
+    # Else the import just rebuilt it (a bulk load rebuilds rather than updates): its time.
     path = engine.index_root() / meta["generation"]
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return {"search_index_build_s": meta["build_s"], "search_index_mb": size / 1e6}

@@ -145,6 +145,8 @@ class TrialFinderAdminSite(admin.AdminSite):
             verdict = ratelimit.peek(_address_limit(), address)
             if not verdict.allowed:
                 return _locked_out(request, verdict)
+        # The code field only when codes are asked for (the demo runs without two-step login).
+        extra_context = {"otp_required": needs_second_factor(), **(extra_context or {})}
         response = super().login(request, extra_context)
         if request.method == "POST" and response.status_code == 200:
             ratelimit.hit(_address_limit(), address)  # the form again: a failed attempt

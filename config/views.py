@@ -4,10 +4,13 @@ handler500 that tells a database outage from a bug."""
 import sys
 
 from django.apps import apps
+from django.conf import settings
 from django.db import DatabaseError, connections
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
+from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.defaults import server_error as django_server_error
 from redis.exceptions import RedisError
 
@@ -87,3 +90,24 @@ def server_error(request):
     if isinstance(exc, DatabaseError) and outage.connection_lost(exc):
         return outage.unavailable(request, kept=False)
     return django_server_error(request)
+
+
+# Addresses crawlers have no business in: secret links (never indexed anyway, config/privacy.py),
+# forms, and the printable copies of trial pages. Each in every language's prefix.
+_ROBOTS_DISALLOW = ("inquiries/", "alerts/", "sites/", "notes/", "trials/*/contact/",
+                    "trials/*/print/", "trials/*/watch/", "trials/*/notes/")  # fmt: skip
+
+
+@cache_control(max_age=86400, public=True)
+def robots_txt(request):
+    prefixes = [""] + [f"{code}/" for code, _name in settings.LANGUAGES if code != "en"]
+    lines = ["User-agent: *"]
+    lines += [f"Disallow: /{prefix}{path}" for prefix in prefixes for path in _ROBOTS_DISALLOW]
+    lines += ["Allow: /", "", f"Sitemap: {settings.SITE_URL}{reverse('sitemap')}", ""]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+
+
+@cache_control(max_age=604800, public=True)
+def favicon(request):
+    """Browsers ask /favicon.ico on pages without an icon link (the admin's, a PDF, an error)."""
+    return HttpResponsePermanentRedirect(static("img/favicon.ico"))

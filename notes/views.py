@@ -21,7 +21,6 @@ from config.ratelimit import Limit, check, client_ip
 from notes import cookies
 from notes import services as notes
 from notes.forms import MALFORMED, TOO_LARGE, NoteForm, ShareForm
-from trials.eligibility import split_eligibility
 from trials.models import Trial
 
 # Per visitor, on top of the per-link limits of notes.notes_share_open.
@@ -194,9 +193,7 @@ def shared_notes(request, token):
     if share.is_disabled:
         return _gone(request, status=410, disabled=True)
     trial = share.trial
-    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
-    if not inclusion and not exclusion and trial.eligibility_criteria:
-        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+    inclusion, exclusion = trial.eligibility_lists
     ctx = {
         "trial": trial,
         "inclusion": inclusion,

@@ -20,6 +20,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from config.i18n import absolute_url
 from notifications.emails import queue_email
 from notifications.models import (
     AlertMatch,
@@ -190,8 +191,8 @@ def _activate(subscription: Subscription) -> None:
     subscription.save(update_fields=["status", "confirmed_at", "matched_from_version"])
 
 
-def _link(name: str, *args) -> str:
-    return settings.SITE_URL + reverse(name, args=args)
+def _link(name: str, *args, language: str) -> str:
+    return absolute_url(name, *args, language=language)
 
 
 def confirm_token(subscription: Subscription) -> str:
@@ -215,7 +216,9 @@ def _queue_confirmation(subscription: Subscription) -> None:
         context={
             "subscription": subscription,
             "description": describe_subscription(subscription, subscriber.language),
-            "confirm_url": _link("notifications:confirm", confirm_token(subscription)),
+            "confirm_url": _link(
+                "notifications:confirm", confirm_token(subscription), language=subscriber.language
+            ),
             "days": CONFIRM_MAX_AGE.days,
         },
         erase_key=f"subscriber:{subscriber.id}",
@@ -324,17 +327,12 @@ def describe_subscription(subscription: Subscription, language: str) -> str:
     """ "head and neck cancer · near Strasbourg, France (100 km) · Phase 3" or the trial title."""
     from django.utils.translation import gettext as _
 
-    from trials.search import parse_params
+    from trials.search import parse_pairs
 
     with translation.override(language):
         if subscription.kind == Subscription.Kind.TRIAL:
             return subscription.trial.title if subscription.trial else ""
-        from django.http import QueryDict
-
-        data = QueryDict(mutable=True)
-        for key, value in subscription.query:
-            data.appendlist(key, value)
-        params, _errors = parse_params(data)
+        params, _errors = parse_pairs(subscription.query)
         parts = []
         if params.q:
             # The patient's own words, quoted the way the language quotes (once, not “"twice"”).
@@ -371,7 +369,8 @@ def search_url(subscription: Subscription) -> str:
     pairs = [tuple(pair) for pair in subscription.query]
     if subscription.language != "en":
         pairs.append(("lang", subscription.language))  # the words mean what they meant
-    return f"{settings.SITE_URL}{reverse('trials:search')}?{urlencode(pairs)}"
+    with translation.override(subscription.language):
+        return f"{settings.SITE_URL}{reverse('trials:search')}?{urlencode(pairs)}"
 
 
 # --- matching ------------------------------------------------------------------------------------
@@ -527,7 +526,11 @@ def digest_send(*, subscriber_id: int, frequency: str) -> int | None:
             return None
         context = _digest_context(subscriber, matches, frequency)
         subscription_ids = sorted({m.subscription_id for m in matches})
-        unsubscribe_url = _link("notifications:unsubscribe", unsubscribe_token(subscription_ids))
+        unsubscribe_url = _link(
+            "notifications:unsubscribe",
+            unsubscribe_token(subscription_ids),
+            language=subscriber.language,
+        )
         email = queue_email(
             "alert-digest",
             to=subscriber.email,
@@ -588,7 +591,9 @@ def _digest_context(subscriber: Subscriber, matches: list[AlertMatch], frequency
         "groups": groups,
         "frequency": frequency,
         "count": len(matches),
-        "manage_url": _link("notifications:manage", manage_token(subscriber)),
+        "manage_url": _link(
+            "notifications:manage", manage_token(subscriber), language=subscriber.language
+        ),
     }
 
 

@@ -10,12 +10,10 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core import signing
-from django.http import QueryDict
-from django.urls import reverse
 
-from trials.search import SearchParams, parse_params
+from config.i18n import absolute_url
+from trials.search import SearchParams, parse_pairs
 
 SALT = "alerts.one-click"
 MAX_AGE = datetime.timedelta(days=90)
@@ -50,9 +48,10 @@ def make_token(reference: str, params: SearchParams) -> str:
     return signing.dumps({"i": reference, "s": params.to_query()}, salt=SALT, compress=True)
 
 
-def make_url(reference: str, params: SearchParams) -> str:
-    return settings.SITE_URL + reverse(
-        "notifications:one-click-alert", args=[make_token(reference, params)]
+def make_url(reference: str, params: SearchParams, *, language: str) -> str:
+    """The link in the recipient's `language` (emails are written outside any request)."""
+    return absolute_url(
+        "notifications:one-click-alert", make_token(reference, params), language=language
     )
 
 
@@ -60,13 +59,10 @@ def read_token(token: str) -> tuple[str, SearchParams] | None:
     """(reference, search) of a valid, unexpired link."""
     try:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
-        reference, pairs = str(data["i"]), data["s"]
-        query = QueryDict(mutable=True)
-        for key, value in pairs:
-            query.appendlist(str(key), str(value))
+        reference = str(data["i"])
+        params, _errors = parse_pairs(data["s"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    params, _errors = parse_params(query)
     if not params.q and not params.near:
         return None
     return reference, params

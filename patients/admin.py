@@ -14,11 +14,13 @@ import re
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Q
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.template.defaultfilters import linebreaks_filter
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -40,6 +42,7 @@ from patients.models import (
     PrescreenQuestion,
     SiteConfirmation,
     SiteCoordinator,
+    StaffProfile,
     StatusEmail,
     allowed_transitions,
     coordinated_sites,
@@ -178,8 +181,8 @@ class AssignForm(WorkflowForm):
         super().__init__(*args, inquiry=inquiry, **kwargs)
         self.fields["assignee"].queryset = (
             get_user_model()
-            .objects.filter(is_active=True, is_staff=True)
-            .filter(Q(coordinated_sites__site=inquiry.site) | Q(is_superuser=True))
+            # The site's own coordinators: an administrator is not one by being superuser.
+            .objects.filter(is_active=True, is_staff=True, coordinated_sites__site=inquiry.site)
             .distinct()
             .order_by("username")
         )
@@ -214,14 +217,16 @@ WORKFLOW_FORMS = {"status": StatusForm, "assign": AssignForm, "note": NoteForm, 
 
 @admin.register(Inquiry)
 class InquiryAdmin(admin.ModelAdmin):
+    # What a coordinator triages by first (who, how far along, since when, whose); the long
+    # site and trial names last, wrapping (static/css/inquiries-admin.css): readable at 1280 px.
     list_display = (
         "reference",
         "patient",
-        "trial_id_display",
-        "site",
         "status",
-        "assignee",
         "submitted",
+        "assignee",
+        "site",
+        "trial_id_display",
     )
     list_display_links = ("reference", "patient")
     list_filter = ("status", SiteFilter, TrialFilter, AgeFilter, AssigneeFilter)
@@ -947,7 +952,7 @@ class StaffUserAdmin(DjangoUserAdmin):
         sent, skipped = 0, 0
         for user in queryset.filter(is_active=True, is_staff=True):
             try:
-                staff.staff_send_otp_setup_link(user=user, language=get_language() or "en")
+                staff.staff_send_otp_setup_link(user=user, default_language=get_language() or "en")
                 sent += 1
             except staff.NoAddress:
                 skipped += 1
@@ -976,3 +981,40 @@ class StaffUserAdmin(DjangoUserAdmin):
                 % {"count": skipped},
                 messages.WARNING,
             )
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """Each staff member's own settings ("My email language"); nobody sees another's."""
+
+    fields = ["email_language"]
+
+    def _own(self, request, obj=None) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and (obj is None or obj.user_id == user.pk)
+
+    def has_module_permission(self, request):
+        return self._own(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._own(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._own(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(user_id=request.user.pk)
+
+    def changelist_view(self, request, extra_context=None):
+        language = get_language() or settings.LANGUAGE_CODE
+        staff.staff_remember_admin_language(user=request.user, language=language)
+        profile = StaffProfile.objects.filter(user_id=request.user.pk).first()
+        if profile is None:
+            raise PermissionDenied
+        return redirect("admin:patients_staffprofile_change", profile.pk)

@@ -88,31 +88,67 @@ def site_place(site: Site) -> str:
     return ""
 
 
-def alternatives_for(trial: Trial, place: str, *, limit: int = 4) -> Alternatives | None:
-    """Up to `limit` recruiting trials for the same condition within 100 km of `place`, else at
-    any distance (nearest first among the relevant); None when the trial names no condition.
-    The search is the same whatever the language: only its labels are translated."""
+def specific_conditions(trial: Trial) -> set[str]:
+    """The trial's most specific MeSH conditions: those that are not an ancestor of another of
+    its conditions ("Pharyngeal Neoplasms", not also "Head and Neck Neoplasms")."""
+    return set(trial.condition_meshes) - set(trial.condition_ancestors)
+
+
+def _specificity(candidate: Trial, specific: set[str]) -> int | None:
+    """0 for the same condition, 1 for a narrower one, None for anything else (a sibling
+    organ's cancer shares a word and an ancestor, not the condition)."""
+    if specific & set(candidate.condition_meshes):
+        return 0
+    if specific & set(candidate.condition_ancestors):
+        return 1
+    return None
+
+
+def alternatives_for(
+    trial: Trial, place: str, *, age: int | None = None, sex: str = "", limit: int = 4
+) -> Alternatives | None:
+    """Up to `limit` recruiting trials for the same condition (or a narrower one, after it)
+    within 100 km of `place`, else at any distance, open to the patient's age and sex when they
+    told us; None when the trial names no condition. The search is the same whatever the
+    language: only its labels are translated."""
     term = condition_term(trial)
     if not term:
         return None
     point = resolve_place(SearchParams(near=place.strip()[:200]))[0].point
+    specific = specific_conditions(trial)
     first: SearchParams | None = None
     for query in condition_queries(term):
-        params = SearchParams(q=query, near=place.strip()[:200] if point else "", point=point)
+        params = SearchParams(
+            q=query,
+            near=place.strip()[:200] if point else "",
+            point=point,
+            age=age,
+            sex=sex if sex in ("FEMALE", "MALE") else "",
+        )
         attempts = [params, params.without(radius_km=None)] if point else [params]
         for index, attempt in enumerate(attempts):
-            result = search_trials(attempt, page_size=limit + 1, with_facets=False)
-            hits = [hit for hit in result.hits if hit.trial.pk != trial.pk][:limit]
+            # More than shown: some are set aside for being about another condition.
+            result = search_trials(attempt, page_size=limit * 5 + 1, with_facets=False)
+            hits = [hit for hit in result.hits if hit.trial.pk != trial.pk]
+            if specific:
+                ranked = [(_specificity(hit.trial, specific), hit) for hit in hits]
+                hits = [hit for rank, hit in sorted(
+                    ((r, h) for r, h in ranked if r is not None), key=lambda pair: pair[0]
+                )]  # fmt: skip
             if hits:
-                return Alternatives(hits=hits, params=attempt, widened=index > 0)
+                return Alternatives(hits=hits[:limit], params=attempt, widened=index > 0)
         first = first or params
     return Alternatives(hits=[], params=first or SearchParams(q=term))
 
 
 def alternatives_for_inquiry(inquiry, *, limit: int = 4) -> Alternatives | None:
-    """Near the place the patient searched from, else near the site they contacted."""
+    """Near the place the patient searched from, else near the site they contacted; open to the
+    age and sex their pre-screening gave."""
     place = inquiry.near or site_place(inquiry.site)
-    return alternatives_for(inquiry.trial, place, limit=limit)
+    prescreen = inquiry.prescreen or {}
+    return alternatives_for(
+        inquiry.trial, place, age=prescreen.get("age"), sex=prescreen.get("sex", ""), limit=limit
+    )
 
 
 # --- the one-click alert link (notifications.one_click) -----------------------------------------
@@ -124,7 +160,7 @@ def one_click_token(inquiry, params: SearchParams) -> str:
 
 
 def one_click_url(inquiry, params: SearchParams) -> str:
-    return one_click.make_url(str(inquiry.public_id), params)
+    return one_click.make_url(str(inquiry.public_id), params, language=inquiry.email_language)
 
 
 def one_click_recipient(public_id: str) -> one_click.Recipient | None:

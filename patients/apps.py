@@ -11,3 +11,13 @@ class PatientsConfig(AppConfig):
         from patients.alternatives import one_click_recipient
 
         one_click.register_recipient_lookup(one_click_recipient)
+        from django.contrib.auth.signals import user_logged_in
+
+        user_logged_in.connect(_remember_admin_language, dispatch_uid="tf-staff-language")
+
+
+def _remember_admin_language(sender, request, user, **kwargs):
+    # Django's only hook into every way of logging in (the admin form, the set-up link).
+    from patients.staff import staff_remember_admin_language
+
+    staff_remember_admin_language(user=user, language=getattr(request, "LANGUAGE_CODE", ""))

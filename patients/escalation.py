@@ -22,10 +22,10 @@ from django.utils import timezone
 from patients.models import EventKind, Inquiry, InquiryEvent, InquiryStatus, SiteCoordinator
 from patients.services import (
     admin_url,
-    country_language,
     inquiry_queue_email,
     patient_email_context,
 )
+from patients.staff import address_language, staff_language
 from patients.stats import business_days_before
 from trials.models import Site
 
@@ -134,7 +134,6 @@ def inquiry_escalate(*, inquiry_id: int, from_level: int) -> int:
         if level == COORDINATORS_TOLD and not coordinators:
             level = TRIAGE_TOLD
 
-        team_language = country_language(inquiry.site)
         context = {
             "inquiry": inquiry,
             "trial": inquiry.trial,
@@ -145,21 +144,23 @@ def inquiry_escalate(*, inquiry_id: int, from_level: int) -> int:
         }
         if level == COORDINATORS_TOLD:
             for user in coordinators:
+                language = staff_language(user)  # theirs, not the site's country's
                 inquiry_queue_email(
                     inquiry,
                     "inquiry-reminder",
                     to=user.email,
                     context=context,
-                    language=team_language,
+                    language=language,
                 )
             kind = EventKind.REMINDED
         else:
+            language = address_language(settings.TRIAGE_EMAIL, settings.LANGUAGE_CODE)
             inquiry_queue_email(
                 inquiry,
                 "inquiry-escalated",
                 to=settings.TRIAGE_EMAIL,
                 context=context,
-                language=settings.LANGUAGE_CODE,
+                language=language,
             )
             kind = EventKind.ESCALATED
 

@@ -81,7 +81,7 @@ class PrescreenForm(forms.Form):
             )
         for question in self.questions:
             self.fields[f"q{question.pk}"] = forms.ChoiceField(
-                label=question.text,
+                label=question.texts.get((get_language() or "")[:2], question.text),
                 choices=YES_NO,
                 widget=forms.RadioSelect,
                 required=False,
@@ -131,6 +131,8 @@ class PrescreenForm(forms.Form):
                 {
                     "kind": "question",
                     "question": question.text,
+                    # Each email and page shows it in its reader's language (question_label).
+                    "texts": question.texts,
                     "answer": answer,
                     "suggests_eligible": (answer == "yes") == question.eligible_answer,
                 }
@@ -147,12 +149,30 @@ class PrescreenForm(forms.Form):
 # --- the contact form ----------------------------------------------------------------------------
 
 
-def site_label(site) -> str:
-    label = ", ".join(p for p in (site.facility, site.city, site.country) if p)
-    distance = getattr(site, "distance_km", None)
-    if distance is not None:
-        label += f" ({distance:.0f} km)"
-    return label
+def site_labels(sites) -> dict[int, str]:
+    """What each option of the site list says: "Research Site — Milan, Italy · Recruiting ·
+    in Milan". Sites of the same name in the same city are told apart by their postal code
+    (or state) when the registry gives one."""
+    from collections import Counter
+
+    from trials.geo import describe_distance
+
+    same = Counter((site.facility, site.city) for site in sites)
+    labels = {}
+    for site in sites:
+        where = [site.city]
+        if same[(site.facility, site.city)] > 1:
+            where.append(site.postal_code or site.state)
+        where.append(site.country)
+        parts = [
+            f"{site.facility or _('Study site')} — {', '.join(p for p in where if p)}",
+            str(site.get_status_display()) if site.status else str(_("Status not given")),
+        ]
+        distance = describe_distance(getattr(site, "distance_km", None), site.city)
+        if distance:
+            parts.append(distance)
+        labels[site.pk] = " · ".join(parts)
+    return labels
 
 
 class ContactForm(forms.Form):
@@ -220,7 +240,8 @@ class ContactForm(forms.Form):
         super().__init__(data, **kwargs)
         self.trial = trial
         self.sites = {site.pk: site for site in sites}
-        self.fields["site"].choices = [(site.pk, site_label(site)) for site in sites]
+        labels = site_labels(sites)
+        self.fields["site"].choices = [(site.pk, labels[site.pk]) for site in sites]
         if not self.is_bound:
             language = (get_language() or "en")[:2]
             if language in PreferredLanguage.values:

@@ -110,6 +110,10 @@ class PrescreenQuestion(models.Model):
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="prescreen_questions")
     text = models.CharField(_("question"), max_length=300)
+    # The question in the other languages, so that a patient reads it (and its answer in their
+    # emails) in theirs; empty: `text` is shown as written.
+    text_fr = models.CharField(_("question in French"), max_length=300, blank=True)
+    text_it = models.CharField(_("question in Italian"), max_length=300, blank=True)
     eligible_answer = models.BooleanField(
         _("answer that suggests eligibility"),
         default=True,
@@ -125,6 +129,12 @@ class PrescreenQuestion(models.Model):
 
     def __str__(self):
         return self.text
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """{language: the question in it} for the languages it was written in."""
+        translated = {"fr": self.text_fr, "it": self.text_it}
+        return {settings.LANGUAGE_CODE: self.text, **{k: v for k, v in translated.items() if v}}
 
 
 def coordinated_sites(user) -> models.QuerySet[Site]:
@@ -412,3 +422,25 @@ class CoordinatedSite(Site):
         proxy = True
         verbose_name = _("my site")
         verbose_name_plural = _("my sites")
+
+
+class StaffProfile(models.Model):
+    """A staff member's own settings. Their emails are written in `email_language`, whatever
+    the country of the sites they coordinate (patients.staff.staff_language)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    email_language = models.CharField(
+        _("language of my emails"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        help_text=_("Emails TrialFinder sends you are written in this language."),
+    )
+
+    class Meta:
+        verbose_name = _("my email language")
+        verbose_name_plural = _("my email language")
+
+    def __str__(self):
+        return self.get_email_language_display()

@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from config.i18n import absolute_url
 from notifications.emails import queue_email
 from notifications.models import EmailStatus, OutgoingEmail
 from patients.models import (
@@ -31,6 +32,7 @@ from patients.models import (
     allowed_transitions,
     coordinated_sites,
 )
+from patients.staff import address_language
 from trials.models import Contact, ContactRole, Site, Trial
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,14 @@ def country_language(site: Site) -> str:
 
 
 def site_language(inquiry: Inquiry) -> str:
-    """The language of emails to the team: the site's country's, when it is one of ours."""
+    """The language of emails to the team: a staff member's own when the address is theirs;
+    else (a study team's address from the registry, with no account) the site's country's
+    when it is one of ours; else the default."""
     if inquiry.routed_to == RoutedTo.TRIAGE:
-        return settings.LANGUAGE_CODE
-    return country_language(inquiry.site)
+        default = settings.LANGUAGE_CODE
+    else:
+        default = country_language(inquiry.site)
+    return address_language(inquiry.routed_email, default)
 
 
 # --- links ---------------------------------------------------------------------------------------
@@ -129,7 +135,9 @@ def withdraw_token(inquiry: Inquiry) -> str:
 
 
 def withdraw_url(inquiry: Inquiry) -> str:
-    return settings.SITE_URL + reverse("patients:withdraw", args=[withdraw_token(inquiry)])
+    return absolute_url(
+        "patients:withdraw", withdraw_token(inquiry), language=inquiry.email_language
+    )
 
 
 def status_token(inquiry: Inquiry) -> str:
@@ -138,7 +146,7 @@ def status_token(inquiry: Inquiry) -> str:
 
 
 def status_url(inquiry: Inquiry) -> str:
-    return settings.SITE_URL + reverse("patients:status", args=[status_token(inquiry)])
+    return absolute_url("patients:status", status_token(inquiry), language=inquiry.email_language)
 
 
 def inquiry_from_token(token: str, *, salt: str, max_age: datetime.timedelta) -> Inquiry | None:
@@ -154,13 +162,14 @@ def admin_url(inquiry: Inquiry) -> str:
     return settings.SITE_URL + reverse("admin:patients_inquiry_change", args=[inquiry.pk])
 
 
-def _email_context(inquiry: Inquiry, **extra: Any) -> dict[str, Any]:
+def _email_context(inquiry: Inquiry, *, language: str, **extra: Any) -> dict[str, Any]:
+    """Links in the recipient's `language` (the trial page; the admin has one language)."""
     return {
         "inquiry": inquiry,
         "trial": inquiry.trial,
         "site": inquiry.site,
         "admin_url": admin_url(inquiry),
-        "trial_url": settings.SITE_URL + inquiry.trial.get_absolute_url(),
+        "trial_url": absolute_url("trials:detail", inquiry.trial.nct_id, language=language),
         **extra,
     }
 
@@ -168,7 +177,11 @@ def _email_context(inquiry: Inquiry, **extra: Any) -> dict[str, Any]:
 def patient_email_context(inquiry: Inquiry, **extra: Any) -> dict[str, Any]:
     """Every email to the patient links to their status page and to withdrawal."""
     return _email_context(
-        inquiry, status_url=status_url(inquiry), withdraw_url=withdraw_url(inquiry), **extra
+        inquiry,
+        language=inquiry.email_language,
+        status_url=status_url(inquiry),
+        withdraw_url=withdraw_url(inquiry),
+        **extra,
     )
 
 
@@ -262,83 +275,58 @@ def inquiry_create(
        a worker: nothing here waits on SMTP, and if the broker is down the outbox sweeper
        sends them later. Two copies of one post at once: the key's unique index lets one in.
     """
-    return _unless_repeated(
-        submission_key,
-        lambda: _inquiry_create(
-            trial=trial,
-            site=site,
-            data=data,
-            language=language,
-            consent_text=consent_text,
-            consent_version=consent_version,
-            prescreen=prescreen,
-            near=near,
-            submission_key=submission_key,
-        ),
-        lambda done: done.inquiry,
-    )
 
+    def write() -> Inquiry:
+        if not trial.is_open:
+            raise InquiryRefused("trial not recruiting")
+        if site.trial_id != trial.id or not site.is_recruiting:
+            raise InquiryRefused("site not recruiting for this trial")
+        routed_to, routed_email = inquiry_route(site=site)
+        with transaction.atomic():
+            inquiry = Inquiry.objects.create(
+                trial=trial,
+                site=site,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                preferred_language=data["preferred_language"],
+                other_language=data.get("other_language", ""),
+                message=data.get("message", ""),
+                prescreen=prescreen or {},
+                near=near.strip()[:200],
+                language=language,
+                consent_text=consent_text,
+                consent_version=consent_version,
+                routed_to=routed_to,
+                routed_email=routed_email,
+            )
+            InquiryEvent.objects.create(
+                inquiry=inquiry,
+                kind=EventKind.SUBMITTED,
+                to_status=InquiryStatus.NEW,
+                submission_key=submission_key,
+            )
+            team_language = site_language(inquiry)
+            inquiry_queue_email(
+                inquiry,
+                "inquiry-to-site",
+                to=routed_email,
+                context=_email_context(inquiry, language=team_language),
+                language=team_language,
+                reply_to=inquiry.email,
+            )
+            inquiry_queue_email(
+                inquiry,
+                "inquiry-copy",
+                to=inquiry.email,
+                context=patient_email_context(inquiry),
+                language=inquiry.email_language,
+            )
+        log.info("inquiry %s created, routed to %s", inquiry.pk, routed_to)
+        return inquiry
 
-def _inquiry_create(
-    *,
-    trial: Trial,
-    site: Site,
-    data: dict[str, str],
-    language: str,
-    consent_text: str,
-    consent_version: str,
-    prescreen: dict[str, Any] | None,
-    near: str,
-    submission_key: uuid.UUID | str | None,
-) -> Inquiry:
-    if not trial.is_open:
-        raise InquiryRefused("trial not recruiting")
-    if site.trial_id != trial.id or not site.is_recruiting:
-        raise InquiryRefused("site not recruiting for this trial")
-    routed_to, routed_email = inquiry_route(site=site)
-    with transaction.atomic():
-        inquiry = Inquiry.objects.create(
-            trial=trial,
-            site=site,
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data["email"],
-            phone=data["phone"],
-            preferred_language=data["preferred_language"],
-            other_language=data.get("other_language", ""),
-            message=data.get("message", ""),
-            prescreen=prescreen or {},
-            near=near.strip()[:200],
-            language=language,
-            consent_text=consent_text,
-            consent_version=consent_version,
-            routed_to=routed_to,
-            routed_email=routed_email,
-        )
-        InquiryEvent.objects.create(
-            inquiry=inquiry,
-            kind=EventKind.SUBMITTED,
-            to_status=InquiryStatus.NEW,
-            submission_key=submission_key,
-        )
-        team_language = site_language(inquiry)
-        inquiry_queue_email(
-            inquiry,
-            "inquiry-to-site",
-            to=routed_email,
-            context=_email_context(inquiry),
-            language=team_language,
-            reply_to=inquiry.email,
-        )
-        inquiry_queue_email(
-            inquiry,
-            "inquiry-copy",
-            to=inquiry.email,
-            context=patient_email_context(inquiry),
-            language=inquiry.email_language,
-        )
-    log.info("inquiry %s created, routed to %s", inquiry.pk, routed_to)
-    return inquiry
+    return _unless_repeated(submission_key, write, lambda done: done.inquiry)
 
 
 # --- the coordinators' workflow ------------------------------------------------------------------
@@ -569,7 +557,7 @@ def inquiry_withdraw(*, inquiry: Inquiry) -> bool:
                 locked,
                 "inquiry-withdrawn",
                 to=locked.routed_email,
-                context=_email_context(locked),
+                context=_email_context(locked, language=language),
                 language=language,
                 erased_with_inquiry=False,  # sent after the erasure, and holds no patient data
             )

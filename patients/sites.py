@@ -19,9 +19,10 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from config.db import wait_for_replica
+from config.i18n import absolute_url
 from notifications.emails import queue_email
 from patients.models import SiteConfirmation, SiteCoordinator, coordinated_sites
-from patients.services import country_language
+from patients.staff import staff_language
 from trials.engine import update_on_commit
 from trials.models import FRESH_DAYS, OPEN_STATUSES, CoordinatorStatus, Site, Trial
 from trials.search import bump_search_generation
@@ -123,7 +124,9 @@ def confirm_token(site: Site, user) -> str:
 
 
 def confirm_url(site: Site, user) -> str:
-    return settings.SITE_URL + reverse("patients:site-confirm", args=[confirm_token(site, user)])
+    return absolute_url(
+        "patients:site-confirm", confirm_token(site, user), language=staff_language(user)
+    )
 
 
 def read_confirm_token(token: str) -> tuple[Site, object] | None:
@@ -198,8 +201,9 @@ def site_request_confirmation(*, site_id: int) -> int:
             .select_related("user")
             .order_by("user_id")
         ]
-        language = country_language(site)
         for user in coordinators:
+            # Each coordinator's own language, not the site's country's.
+            language = staff_language(user)
             queue_email(
                 "site-confirm",
                 to=user.email,

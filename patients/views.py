@@ -35,8 +35,7 @@ from patients.models import (
     SiteConfirmation,
 )
 from trials import geo
-from trials.eligibility import split_eligibility
-from trials.models import CoordinatorStatus, Site, Trial
+from trials.models import CoordinatorStatus, Site, SiteStatus, Trial
 from trials.plain import plain_read
 
 # Enough for a family contacting a few trials; too few for a flood.
@@ -46,9 +45,14 @@ SENT_SALT = "patients.sent"
 SENT_MAX_AGE = 24 * 3600
 
 
+# Sites recruiting now come before those about to, and those the registry gives no status last.
+_STATUS_ORDER = {SiteStatus.RECRUITING: 0, SiteStatus.NOT_YET_RECRUITING: 1}
+
+
 def recruiting_sites(trial: Trial, point: geo.Point | None) -> list[Site]:
-    """The sites a patient may contact: nearest first when a place is known, else in the
-    registry's order (so the first recruiting site is preselected)."""
+    """The sites a patient may contact: recruiting ones first, then those not yet recruiting;
+    within each, nearest first when a place is known, else in the registry's order (the first
+    is preselected)."""
     sites = list(Site.objects.recruiting().filter(trial=trial).order_by("position", "id"))
     for site in sites:
         site.distance_km = (
@@ -56,8 +60,14 @@ def recruiting_sites(trial: Trial, point: geo.Point | None) -> list[Site]:
             if point and site.latitude is not None
             else None
         )
-    if point:
-        sites.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0))
+    sites.sort(
+        key=lambda s: (
+            _STATUS_ORDER.get(s.status, 2),
+            s.distance_km is None,
+            s.distance_km or 0,
+            s.position,
+        )
+    )
     return sites
 
 
@@ -119,8 +129,12 @@ def contact(request, nct_id):
     if outcome == MAY_NOT_BE_ELIGIBLE and ratelimit.search_hit(request).allowed:
         # Other trials for the same condition near the same place, while they still decide
         # (a search: over the search limit the page goes without, never the contact form).
+        told = prescreen.snapshot()
         ctx["alternatives"] = alternatives.alternatives_for(
-            trial, near or alternatives.site_place(sites[0])
+            trial,
+            near or alternatives.site_place(sites[0]),
+            age=told.get("age"),
+            sex=told.get("sex", ""),
         )
     if request.POST.get("step") == "check":
         # "Check my answers": show the outcome and keep what was typed, without validating it.
@@ -357,14 +371,18 @@ PRINT_SITES = 5
 
 def _render_print(request, trial: Trial, near: str, answers: list[dict]):
     point = geo.place(near)
-    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
-    if not inclusion and not exclusion and trial.eligibility_criteria:
-        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+    inclusion, exclusion = trial.eligibility_lists
     ctx = {
         "trial": trial,
         "near": near,
         "point": point,
-        "sites": recruiting_sites(trial, point)[:PRINT_SITES] if trial.is_open else [],
+        # Recruiting sites before not-yet-recruiting ones (a stable sort keeps each nearest
+        # first): the doctor should see first where the patient can go now.
+        "sites": sorted(recruiting_sites(trial, point), key=lambda s: s.status != "RECRUITING")[
+            :PRINT_SITES
+        ]
+        if trial.is_open
+        else [],
         "inclusion": inclusion,
         "exclusion": exclusion,
         "answers": answers,

@@ -205,6 +205,15 @@ def clear_rate_limits() -> None:
         redis.delete(key)
 
 
+@pytest.fixture
+def fresh_rate_limits():
+    """The test starts (and leaves) with no submission counted against anyone. Folders and
+    modules whose tests post forms use it for every test (tests/patients/conftest.py)."""
+    clear_rate_limits()
+    yield
+    clear_rate_limits()
+
+
 # --- personas -----------------------------------------------------------------------------------
 # Site A: University Hospital, Strasbourg (NCT05738187, no contact at all: routed to triage).
 # Site B: IRCCS Humanitas, Rozzano (NCT07635641, no contact either).
@@ -224,6 +233,21 @@ def site_b(db):
     from trials.models import Site
 
     return Site.objects.get(trial__nct_id=SITE_B_TRIAL)
+
+
+# A patient whose every detail is unusual enough to be found by a grep of the database or the logs
+# (tests/patients/test_patient_data_privacy.py, tests/test_access_logs.py).
+ZEYNEP = {
+    "first_name": "Zeynep",
+    "last_name": "Quillfeather",
+    "email": "zq-7731@example.org",
+    "phone": "+33 6 71 23 45 89",
+    "preferred_language": "en",
+    "other_language": "",
+    "message": "My oncologist mentioned recurrence-detail-8831 last spring.",
+    "consent": "on",
+    "step": "send",
+}
 
 
 @pytest.fixture

@@ -19,19 +19,8 @@ from pathlib import Path
 import requests
 
 from tests import conftest
-from tests.conftest import ROOT, SEED_DATA, ensure_gazetteer, import_records
+from tests.conftest import ROOT, SEED_DATA, ZEYNEP, ensure_gazetteer, import_records
 
-ZEYNEP = {
-    "first_name": "Zeynep",
-    "last_name": "Quillfeather",
-    "email": "zq-7731@example.org",
-    "phone": "+33 6 71 23 45 89",
-    "preferred_language": "en",
-    "other_language": "",
-    "message": "My oncologist mentioned recurrence-detail-8831 last spring.",
-    "consent": "on",
-    "step": "send",
-}
 PERSONAL = ["Zeynep", "Quillfeather", "zq-7731", "671234589", "71 23 45 89", "8831"]
 SEARCH_WORDS = "xylophagous-disease-4471"  # what a patient typed: health data
 

@@ -80,7 +80,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _locker():
-    return psycopg.connect(database_url(), autocommit=False)
+    # No prepared statements: the polling below would prepare its query, which PgBouncer in
+    # transaction pooling (make test-pgbouncer) cannot follow across server connections.
+    return psycopg.connect(database_url(), autocommit=False, prepare_threshold=None)
 
 
 def _waiting_backends(conn) -> list[int]:

@@ -50,7 +50,7 @@ def test_the_replica_alias_reads_the_same_database_in_tests():
     result = _settings(DATABASE_REPLICA_URL="postgresql://tf@replica.internal/trialfinder")
     assert result.returncode == 0, result.stderr
     replica = json.loads(result.stdout)["replica"]
-    assert replica["TEST"] == {"MIRROR": "default"}
+    assert replica["TEST"]["MIRROR"] == "default"
     assert replica["OPTIONS"]["connect_timeout"] == 2  # a dead replica must not hold a page
 
 

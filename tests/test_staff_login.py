@@ -22,12 +22,8 @@ def two_factor_on(settings):
 
 
 @pytest.fixture(autouse=True)
-def fresh_address_counts():
-    from tests.conftest import clear_rate_limits
-
-    clear_rate_limits()
-    yield
-    clear_rate_limits()
+def _every_test_with_fresh_rate_limits(fresh_rate_limits):
+    pass
 
 
 @pytest.fixture

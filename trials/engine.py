@@ -30,6 +30,7 @@ distances are computed only for the trials a page ranks.
 
 import contextlib
 import datetime
+import functools
 import json
 import logging
 import math
@@ -99,41 +100,46 @@ ANALYZER = (
 
 def weighted_texts(vector: str) -> dict[str, str]:
     """A tsvector's text → one text per weight field, each lexeme at its position (relative
-    to the field's first), FILLER where PostgreSQL left a stopword's position empty."""
-    by_weight: dict[str, dict[int, str]] = {"A": {}, "B": {}, "C": {}, "D": {}}
+    to the field's first), FILLER where PostgreSQL left a stopword's position empty.
+    (The hot loop of a rebuild: one pass per position, kept plain.)"""
+    lists: dict[str, list] = {"A": [], "B": [], "C": [], "D": []}
+    d = lists["D"]
     for lexeme, positions in _TSV_RE.findall(vector or ""):
-        lexeme = lexeme.replace("''", "'")
-        if " " in lexeme or not lexeme:
+        if not positions or " " in lexeme:
             continue
+        if "''" in lexeme:
+            lexeme = lexeme.replace("''", "'")
         for entry in positions.split(","):
-            if not entry:
-                continue
-            weight = entry[-1] if entry[-1] in "ABCD" else "D"
-            pos = int(entry.rstrip("ABCD"))
-            slot = by_weight[weight]
-            while pos in slot:  # positions clamped at 16383 in long texts
-                pos += 1
-            slot[pos] = lexeme
+            last = entry[-1]
+            if last > "9":  # a weight letter; none is D
+                lists[last].append((int(entry[:-1]), lexeme))
+            else:
+                d.append((int(entry), lexeme))
     texts = {}
-    for weight, slot in by_weight.items():
-        if not slot:
+    for weight, items in lists.items():
+        if not items:
             continue
-        out, previous = [], None
-        for pos in sorted(slot):
-            if previous is not None and pos - previous > 1:
-                out.extend([FILLER] * min(pos - previous - 1, 8))
-            out.append(slot[pos])
+        items.sort()
+        out = []
+        previous = items[0][0]
+        for pos, lexeme in items:
+            if pos - previous > 1:
+                out.append(_FILLERS[min(pos - previous - 1, 8)])
+            out.append(lexeme)
             previous = pos
         texts[WEIGHT_FIELDS[weight]] = " ".join(out)
     return texts
 
 
+_FILLERS = [" ".join([FILLER] * n) for n in range(9)]
+_GRID = [(level, size, round(360 / size)) for level, size in enumerate(GEO_LEVELS)]
+
+
 def geo_cells(lat: float, lon: float) -> list[str]:
-    cells = []
-    for level, size in enumerate(GEO_LEVELS):
-        row, column = math.floor((lat + 90) / size), math.floor((lon + 180) / size)
-        cells.append(f"{level}:{row}:{column % round(360 / size)}")
-    return cells
+    lat, lon = lat + 90, lon + 180
+    return [
+        f"{level}:{int(lat // size)}:{int(lon // size) % columns}" for level, size, columns in _GRID
+    ]
 
 
 def _days(value) -> int:
@@ -146,37 +152,68 @@ def _sort_key(days: int, trial_id: int) -> int:
 
 # The eligible sites of every trial in one grouped pass (a subquery per trial let the planner
 # pick the sites' partial coordinate index and read every site per trial).
+# One weight's lexemes in position order, FILLER for each empty position between two (at most
+# 8): what weighted_texts() computes, done by PostgreSQL while Python builds the previous
+# documents (a rebuild's hot loop, in C and on the other core).
+WEIGHT_TEXT_SQL = """(
+  SELECT string_agg(repeat(E'\\u2063 ', x.gap) || x.lexeme, ' ' ORDER BY x.p, x.lexeme)
+    FROM (SELECT u.lexeme, p,
+                 least(greatest(p - lag(p) OVER (ORDER BY p, u.lexeme) - 1, 0), 8) AS gap
+            FROM unnest(ts_filter(t.search_vector, '{{{weight}}}')) u, unnest(u.positions) p
+           WHERE strpos(u.lexeme, ' ') = 0) x)"""
+# The grid cells of each eligible site (geo_cells()), and the sites' coordinates, in one pass
+# over the sites (materialised: computed once, whatever the planner thinks of the trials). The
+# cell sizes are powers of two: the divisions are exact, in PostgreSQL as in Python.
+GRID_VALUES = ", ".join(
+    f"({level}, {size}::float8, {round(360 / size)})" for level, size in enumerate(GEO_LEVELS)
+)
 DOCUMENT_SQL = """
-SELECT t.id, t.nct_id, t.search_vector::text, t.overall_status, t.phases, t.study_type, t.sex,
+WITH g AS MATERIALIZED (
+    SELECT s.trial_id,
+           array_agg(DISTINCT s.latitude::text || ',' || s.longitude::text) AS sites,
+           array_agg(DISTINCT l.level || ':' || floor((s.latitude + 90) / l.size)::bigint
+                     || ':' || mod(floor((s.longitude + 180) / l.size)::bigint, l.cols)) AS cells
+      FROM trials_site s CROSS JOIN (VALUES {grid}) l(level, size, cols)
+     WHERE {site_eligible} {site_where}
+     GROUP BY s.trial_id
+)
+SELECT t.id, t.nct_id, {wa}, {wb}, {wc}, {wd}, t.overall_status, t.phases, t.study_type, t.sex,
        coalesce(t.healthy_volunteers, FALSE), t.country_codes, t.condition_meshes,
        t.minimum_age_days, t.maximum_age_days, t.last_update_posted, t.last_changed_at,
-       t.sites_confirmed_at, g.sites
-  FROM trials_trial t
-  LEFT JOIN (SELECT s.trial_id, array_agg(s.latitude::text || ',' || s.longitude::text) AS sites
-               FROM trials_site s WHERE {site_eligible} {site_where} GROUP BY s.trial_id) g
-         ON g.trial_id = t.id
+       t.sites_confirmed_at, g.sites, g.cells
+  FROM trials_trial t LEFT JOIN g ON g.trial_id = t.id
  {trial_where}
 """
 
 
-def _document_sql(ids: bool = False) -> str:
+def _document_sql(ids: bool = False, part: bool = False) -> str:
+    """The documents of the trials `%(ids)s`, of the share `%(part)s` of `%(parts)s`, or all."""
     from trials.search import SITE_ELIGIBLE_SQL
 
+    site_where, trial_where = "", ""
+    if ids:
+        site_where, trial_where = "AND s.trial_id = ANY(%(ids)s)", "WHERE t.id = ANY(%(ids)s)"
+    elif part:
+        site_where = "AND s.trial_id %% %(parts)s = %(part)s"
+        trial_where = "WHERE t.id %% %(parts)s = %(part)s"
     return DOCUMENT_SQL.format(
+        **{f"w{w.lower()}": WEIGHT_TEXT_SQL.format(weight=w.lower()) for w in "ABCD"},
+        grid=GRID_VALUES,
         site_eligible=SITE_ELIGIBLE_SQL,
-        site_where="AND s.trial_id = ANY(%(ids)s)" if ids else "",
-        trial_where="WHERE t.id = ANY(%(ids)s)" if ids else "",
+        site_where=site_where,
+        trial_where=trial_where,
     )
 
 
 def _document(row) -> tantivy.Document:
-    (trial_id, nct_id, vector, status, phases, study_type, sex, healthy, countries, meshes,
-     min_age, max_age, updated, changed, confirmed, sites) = row  # fmt: skip
+    (trial_id, nct_id, wa, wb, wc, wd, status, phases, study_type, sex, healthy, countries,
+     meshes, min_age, max_age, updated, changed, confirmed, sites, cells) = row  # fmt: skip
     doc = tantivy.Document()
     doc.add_integer("id", trial_id)
     doc.add_text("nct", nct_id)
-    for name, text in weighted_texts(vector).items():
-        doc.add_text(name, text)
+    for name, text in (("wa", wa), ("wb", wb), ("wc", wc), ("wd", wd)):
+        if text:
+            doc.add_text(name, text)
     doc.add_text("status", status or "")
     for value in dict.fromkeys(phases or ()):
         doc.add_text("phase", value)
@@ -192,11 +229,7 @@ def _document(row) -> tantivy.Document:
     doc.add_integer("updated", _sort_key(_days(updated), trial_id))
     doc.add_integer("changed", _sort_key(int(changed.timestamp()) if changed else 0, trial_id))
     doc.add_integer("confirmed", int(confirmed.timestamp()) if confirmed else 0)
-    cells = set()
-    for site in sites or ():
-        lat, lon = (float(x) for x in site.split(","))
-        cells.update(geo_cells(lat, lon))
-    for cell in sorted(cells):
+    for cell in cells or ():
         doc.add_text("geo", cell)
     if sites:
         doc.add_text("sites", ";".join(sites))
@@ -330,17 +363,12 @@ def rebuild(*, progress=None) -> dict:
         index.register_tokenizer("pg", ANALYZER)
         writer = index.writer(WRITER_HEAP, 2)
         count = 0
-        from django.db import transaction
-
-        with transaction.atomic(), connection.chunked_cursor() as cursor:
-            # A server-side cursor: 600,000 rows stream in batches.
-            cursor.execute(_document_sql())
-            while rows := cursor.fetchmany(2000):
-                for row in rows:
-                    writer.add_document(_document(row))
-                count += len(rows)
-                if progress and count % 10000 < len(rows):
-                    progress(count)
+        for rows in _all_rows():
+            for row in rows:
+                writer.add_document(_document(row))
+            count += len(rows)
+            if progress and count % 10000 < len(rows):
+                progress(count)
         writer.commit()
         writer.wait_merging_threads()
         meta = {
@@ -361,6 +389,59 @@ def rebuild(*, progress=None) -> dict:
     return meta
 
 
+REBUILD_READERS = 2  # database connections reading documents at once (the SQL is the cost)
+
+
+def _all_rows():
+    """Every trial's document row, in batches. Outside a transaction, REBUILD_READERS
+    connections each read a share (by id modulo) on threads of their own, so that PostgreSQL
+    computes several at once; inside one (tests), this connection reads them all, as it alone
+    sees the transaction's own writes."""
+    import queue
+
+    from django.db import close_old_connections, transaction
+
+    def read(part: int | None):
+        sql = _document_sql(part=part is not None)
+        with transaction.atomic(), connection.chunked_cursor() as cursor:
+            # A server-side cursor: 600,000 rows stream in batches.
+            cursor.execute(sql, {"parts": REBUILD_READERS, "part": part})
+            while rows := cursor.fetchmany(500):
+                yield rows
+
+    if connection.in_atomic_block or REBUILD_READERS < 2:
+        yield from read(None)
+        return
+    out: queue.Queue = queue.Queue(maxsize=8)
+    done = object()
+
+    def worker(part: int):
+        try:
+            for rows in read(part):
+                out.put(rows)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            out.put(exc)
+        finally:
+            connection.close()
+            out.put(done)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(REBUILD_READERS)]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    while finished < len(threads):
+        item = out.get()
+        if item is done:
+            finished += 1
+        elif isinstance(item, BaseException):
+            raise item
+        else:
+            yield item
+    for thread in threads:
+        thread.join()
+    close_old_connections()
+
+
 def update(trial_ids) -> int:
     """Reindex these trials from the database (a deleted one leaves the index). With no
     index yet, builds it."""
@@ -373,6 +454,9 @@ def update(trial_ids) -> int:
         return len(ids)
     with _writer_lock():
         path = _current_dir()
+        if path is None:  # removed since the check above (a rebuild in another process)
+            rebuild()
+            return len(ids)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT max(last_changed_at) FROM trials_trial WHERE id = ANY(%s)", [ids]
@@ -689,7 +773,8 @@ def _filter_queries(f: Filters, skip: str = "") -> list[tantivy.Query]:
     if f.study_types and skip != "study_types":
         queries.append(_terms("type", f.study_types))
     if f.sex and skip != "sex":
-        queries.append(_terms("sex", ["ALL", f.sex]))
+        # As trials.search: a record that states no sex ("") restricts nobody we know of.
+        queries.append(_terms("sex", ["ALL", "", f.sex]))
     if f.healthy_volunteers and skip != "healthy_volunteers":
         queries.append(_terms("healthy", ["true"]))
     if f.countries and skip != "countries":
@@ -762,7 +847,14 @@ def _cell_distances(lat0, lon0, bounds) -> tuple[float, float]:
 
 
 def covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[str]]:
-    """Cells wholly inside the circle (and inside the SQL bounding box), and border cells."""
+    """Cells wholly inside the circle (and inside the SQL bounding box), and border cells.
+    Kept per process: it depends on the place only, never on the data, and patients search
+    near the same few hundred places."""
+    return _covering(round(lat0, 5), round(lon0, 5), float(radius))
+
+
+@functools.lru_cache(maxsize=512)
+def _covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[str]]:
     inner, border = [], []
     dlat = radius / 111.0
     span = 180.0 if abs(lat0) > 80 else radius / (111.32 * max(math.cos(math.radians(lat0)), 0.01))
@@ -776,8 +868,9 @@ def covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[s
     n_lon = round(360 / size)
     i_lo = max(0, math.floor((lat0 - dlat + 90) / size))
     i_hi = min(round(180 / size) - 1, math.floor((lat0 + dlat + 90) / size))
+    js: list[int]
     if span >= 180:
-        js = range(n_lon)
+        js = list(range(n_lon))
     else:
         j_lo = math.floor((lon0 - span + 180) / size)
         j_hi = math.floor((lon0 + span + 180) / size)
@@ -817,13 +910,15 @@ def _sites(searcher, addresses) -> list[list[tuple[float, float]]]:
     out = []
     for address in addresses:
         stored = searcher.doc(address).get_first("sites") or ""
-        out.append([tuple(float(x) for x in site.split(",")) for site in stored.split(";") if site])
+        pairs = (site.split(",") for site in stored.split(";") if site)
+        out.append([(float(lat), float(lon)) for lat, lon in pairs])
     return out
 
 
 def _near_query(searcher, base: tantivy.Query, f: Filters) -> tantivy.Query:
     """Trials with an eligible site within the radius: the inner cells, plus the trials of the
     border cells that pass the exact test on their stored sites."""
+    assert f.point is not None and f.radius_km is not None  # only called for a "near" search
     lat0, lon0 = f.point
     inner, border = covering(lat0, lon0, f.radius_km)
     inner_q = _terms("geo", inner) if inner else None
@@ -973,7 +1068,7 @@ class Search:
                 rank = 1000.0 + score
             else:
                 rank = score * (1.0 if (confirmed[n] or 0) >= fresh_since else 0.8)
-            if point:
+            if point and sites is not None:
                 nearest = min(
                     (distance_km(point[0], point[1], a, b) for a, b in sites[n]), default=20000
                 )
@@ -991,12 +1086,13 @@ class Search:
     def _by_distance(self, query, limit, offset) -> list[tuple[int, float]]:
         """Nearest first: the circle grows until it holds the page, then exact distances for
         the trials inside it only."""
+        assert self.filters.point is not None  # the distance sort needs a place
         lat0, lon0 = self.filters.point
         need = offset + limit
         total = self.searcher.search(query, 1, count=True).count
         ceiling = self.filters.radius_km or 20040.0
-        for radius in (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 20040):
-            radius = min(radius, ceiling)
+        for step in (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 20040):
+            radius = min(float(step), ceiling)
             f = Filters(point=(lat0, lon0), radius_km=radius)
             inside = tantivy.Query.boolean_query(
                 [

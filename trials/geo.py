@@ -232,3 +232,22 @@ def load_gazetteer(schema_editor=None) -> int:
             """
         )
     return len(places)
+
+
+# The registry geocodes a site to its city's centre: two places closer than this may be anywhere
+# in the same city, and any distance is uncertain by about as much.
+SAME_CITY_KM = 5
+
+
+def describe_distance(km: float | None, city: str = "") -> str:
+    """ "in Milan", "about 10 km", "about 45 km", "about 320 km": never "0.4 km" from two
+    city-centre points. The one rule for every page and email that shows a distance."""
+    from django.utils.translation import gettext as _
+
+    if km is None:
+        return ""
+    if km < SAME_CITY_KM:
+        return _("in %(city)s") % {"city": city} if city else _("less than 5 km")
+    step = 5 if km < 100 else 10
+    rounded = max(10, round(km / step) * step)
+    return _("about %(km)s km") % {"km": rounded}

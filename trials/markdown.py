@@ -3,10 +3,14 @@ faithfully and safely.
 
 A CommonMark parser (markdown-it-py) with raw HTML off does the reading: escapes (`\\&`,
 `\\[`, `\\<`), emphasis, numbered lists with their first number, nesting. Then nh3 keeps only an
-allow-list of tags and attributes, so nothing a sponsor typed can become markup. Two things the
-registry writes that CommonMark does not know are handled around the parser:
+allow-list of tags and attributes, so nothing a sponsor typed can become markup. Emails, and
+numbers the text calls phone numbers, are masked (trials.masking.mask_prose): patients reach
+research teams through the contact form. Two things the registry writes that CommonMark does
+not know are handled around the parser:
 - lettered lists ("a. ...", "b. ..."): read as numbered lists, then marked `type="a"` so
   "as described in b." still points somewhere;
+- every numbered item keeps the number written (`<li value>`), where CommonMark would
+  renumber a list that restarts ("2. ... 1. ... 2.");
 - headings inside a text (rare) are moved down to h3-h6 so they stay under the page's own.
 """
 
@@ -18,6 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from trials.ctgov import clean_controls
+from trials.masking import mask_prose
 
 _MD = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False}).enable("table")
 
@@ -30,7 +35,7 @@ ALLOWED_TAGS = {
     "p", "br", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "hr", "a",
     "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"ol": {"start", "type"}, "a": {"href", "title"}}
+ALLOWED_ATTRIBUTES = {"ol": {"start", "type"}, "li": {"value"}, "a": {"href", "title"}}
 
 
 def _lettered_items(lines: list[str]) -> dict[int, str]:
@@ -69,12 +74,16 @@ def render(text: str) -> SafeString:
     """Registry Markdown → sanitised HTML."""
     if not text or not text.strip():
         return mark_safe("")
-    lines = clean_controls(text).split("\n")
+    lines = mask_prose(clean_controls(text)).split("\n")
     lettered = _lettered_items(lines)
     tokens = _MD.parse(_as_numbers(lines, lettered))
     for token in tokens:
         if token.type == "ordered_list_open" and token.map and token.map[0] in lettered:
             token.attrSet("type", lettered[token.map[0]])
+        elif token.type == "list_item_open" and token.info.isdigit():
+            # Each item keeps the number the registry wrote: CommonMark renumbers "2. ... 1.
+            # ... 2." as 2, 3, 4, and "as described in 1." would point at the wrong item.
+            token.attrSet("value", token.info)
         elif token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
     html = _MD.renderer.render(tokens, _MD.options, {})
@@ -86,7 +95,7 @@ def render_inline(text: str) -> SafeString:
     emphasis kept, no paragraphs."""
     if not text:
         return mark_safe("")
-    html = _MD.renderInline(clean_controls(text))
+    html = _MD.renderInline(mask_prose(clean_controls(text)))
     return mark_safe(_clean(html))  # sanitised by nh3
 
 
@@ -97,7 +106,7 @@ def render_plain_item(text: str) -> SafeString:
     """One criterion of the split eligibility lists, whose escapes the splitter already
     resolved: escaped as text, with the registry's **bold** kept (markdown again would read
     an unescaped `\\*` as emphasis) and its line breaks."""
-    html = _BOLD_RE.sub(r"<strong>\1</strong>", escape(clean_controls(text)))
+    html = _BOLD_RE.sub(r"<strong>\1</strong>", escape(mask_prose(clean_controls(text))))
     return mark_safe(html.replace("\n", "<br>\n"))  # escaped first
 
 

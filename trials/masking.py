@@ -29,3 +29,38 @@ def mask_free_text(text: str) -> str:
         return text
     text = _EMAIL_RE.sub(EMAIL_MASK, text)
     return _VANITY_RE.sub(PHONE_MASK, _PHONE_RE.sub(_phone, text))
+
+
+# In registry prose a bare digit run is usually a drug code ("PF-07220060"), a reference
+# ("Cancer 1985; 55: 1468 1472") or a protocol number: only a number introduced as a phone
+# number is one.
+_PHONE_CONTEXT_RE = re.compile(
+    r"(?i)\b(?:call(?:ing)?|phone|telephone|tel|fax|hotline|toll[- ]free|mobile|cell)\b"
+    r"[^\n\d+(]{0,20}"
+)
+
+
+def mask_prose(text: str) -> str:
+    """Registry prose (summaries, descriptions, criteria) with emails masked, and phone numbers
+    masked where the text presents them as such ("call 1-877-..."), so drug codes and
+    references stay as written."""
+    if not text:
+        return text
+    text = _EMAIL_RE.sub(EMAIL_MASK, text)
+
+    out, position = [], 0
+    for context in _PHONE_CONTEXT_RE.finditer(text):
+        if context.start() < position:
+            continue
+        end = context.end()
+        # The number, and any "or 1-317-..." that follows it.
+        while number := (_PHONE_RE.match(text, end) or _VANITY_RE.match(text, end)):
+            if number.re is _PHONE_RE and _phone(number) == number.group(0):
+                break
+            out.append(text[position:end])
+            out.append(PHONE_MASK)
+            position = end = number.end()
+            joiner = re.match(r"\s*(?:,|or|and|/)?\s*", text[end:])
+            end += joiner.end() if joiner else 0
+    out.append(text[position:])
+    return "".join(out)

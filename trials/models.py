@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from trials.eligibility import split_eligibility
 from trials.querysets import SiteQuerySet, TrialQuerySet
 
 
@@ -378,6 +379,15 @@ class Trial(models.Model):
     @property
     def registry_url(self) -> str:
         return f"https://clinicaltrials.gov/study/{self.nct_id}"
+
+    @property
+    def eligibility_lists(self) -> tuple[list, list]:
+        """(inclusion, exclusion) as the import split them; split from the criteria text when
+        both are empty (older rows). Every page that shows the criteria reads them here."""
+        inclusion, exclusion = self.inclusion_criteria, self.exclusion_criteria
+        if not inclusion and not exclusion and self.eligibility_criteria:
+            return split_eligibility(self.eligibility_criteria)
+        return inclusion, exclusion
 
     @property
     def taking_part(self) -> list[tuple[str, str]]:

@@ -133,6 +133,6 @@ def table() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
 
 
 def longest() -> int:
-    """The most words a known name has (how far the understanding looks ahead)."""
-    table()
+    """The most words a known name has (how far the understanding looks ahead), as of the last
+    table() in this process."""
     return _memo["longest"]

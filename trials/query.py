@@ -148,12 +148,12 @@ def _phrases(terms, own: tuple[str, ...] = ()) -> tuple[Phrase, ...]:
     return tuple(Phrase(w, boost=b) for w, b in found.items() if w)
 
 
-def _match_at(content: list[str], i: int, lang: str):
-    """The longest known phrase starting at content word i: (length, kind, terms) or None."""
-    from trials import other_names, vocabulary
+def _match_at(content: list[str], i: int, lang: str, learned: dict, longest: int):
+    """The longest known phrase starting at content word i: (length, kind, terms) or None.
+    `learned`: the treatments' names the trials give (trials.other_names); `longest`: the
+    most words a known phrase has."""
+    from trials import vocabulary
 
-    learned = other_names.table()
-    longest = max(vocabulary.longest_phrase() + 1, other_names.longest())
     for length in range(min(longest, len(content) - i), 0, -1):
         key = tuple(content[i : i + length])
         entry = vocabulary.lookup(key, lang)
@@ -185,7 +185,7 @@ def _concept_clauses(chunk: str, lang: str, negated: bool = False) -> list[Claus
     """Unquoted words → clauses: known phrases in the patient's language or in English
     (conditions with their registry names and synonyms, body parts, treatments), then the
     remaining words one by one."""
-    from trials import vocabulary
+    from trials import other_names, vocabulary
 
     dropped = vocabulary.function_words(lang)
     content: list[str] = []
@@ -195,10 +195,14 @@ def _concept_clauses(chunk: str, lang: str, negated: bool = False) -> list[Claus
             if word not in dropped:
                 content.append(word)
                 token_of.append(number)
+    if not content:
+        return []
+    learned = other_names.table()  # read once per run of words (it may ask the cache)
+    longest = max(vocabulary.longest_phrase() + 1, other_names.longest())
     clauses: list[Clause] = []
     i = 0
     while i < len(content):
-        found = _match_at(content, i, lang)
+        found = _match_at(content, i, lang, learned, longest)
         if found is None:
             # An unknown word; the unknown words of one token ("PACIFIC-8", "MK-2870") are one
             # phrase, so that an acronym or a code is found as written.
@@ -206,7 +210,7 @@ def _concept_clauses(chunk: str, lang: str, negated: bool = False) -> list[Claus
             while (
                 end < len(content)
                 and token_of[end] == token_of[i]
-                and _match_at(content, end, lang) is None
+                and _match_at(content, end, lang, learned, longest) is None
             ):
                 end += 1
             phrase = tuple(content[i:end])

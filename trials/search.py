@@ -24,6 +24,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, connections, transaction
+from django.http import QueryDict
 from django.utils import timezone
 
 from config.db import read_alias, read_connection
@@ -251,6 +252,15 @@ class ParamError(ValueError):
 STATUS_VALUES = {s.value for s in TrialStatus}
 PHASE_VALUES = {p.value for p in Phase}
 TYPE_VALUES = {t.value for t in StudyType}
+
+
+def parse_pairs(pairs, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
+    """A saved search ([key, value] pairs: SearchParams.to_query(), as alerts and signed links
+    keep it) → SearchParams, read exactly as the page reads its query string."""
+    data = QueryDict(mutable=True)
+    for key, value in pairs:
+        data.appendlist(str(key), str(value))
+    return parse_params(data, lang=lang)
 
 
 def parse_params(data, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
@@ -721,8 +731,18 @@ def _search(
     page = min(max(page, 1), num_pages)
     offset = (page - 1) * page_size
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
+    rows: list[tuple[int, float]] | None
     if not count:
         rows = []
+    elif sort == "distance":
+        # Nearest first is answered for the page alone: the circle grows only as far as the
+        # page needs (trials.engine.Search._by_distance).
+        key = search_cache_key("distance", key_parts, page, page_size, index_generation)
+        rows = cache.get(key) if key else None
+        if rows is None:
+            rows = index_search().ranked(sort, page_size, offset, fresh_since)
+            if key:
+                cache.set(key, rows, CACHE_SECONDS)
     elif offset + page_size <= CACHED_RANKS:
         key = search_cache_key("ranks", key_parts, sort, index_generation)
         ranked = cache.get(key) if key else None

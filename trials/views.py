@@ -22,7 +22,6 @@ from config import ratelimit
 from config.db import read_connection, replica_reads
 from trials import geo
 from trials.changes import describe, field_labels, registry_updates
-from trials.eligibility import split_eligibility
 from trials.models import FRESH_DAYS, Contact, Site, Trial
 from trials.plain import VERSION as PLAIN_READ_VERSION
 from trials.plain import plain_read
@@ -63,6 +62,7 @@ def search(request):
         "default_radius": DEFAULT_RADIUS_KM,
         "searched": searched,
         "widen": SimpleLazyObject(lambda: _widen_links(params, result)),
+        "filter_count": _filter_count(params),
         # The page links to itself (feed, language switch) by the search it ran, not by the
         # query string it was sent: a cached page is the same for every spelling of a search.
         "canonical_query": canonical,
@@ -169,6 +169,22 @@ def _widen_links(params, result) -> list[dict]:
     return links
 
 
+def _filter_count(params) -> int:
+    """How many filters the patient set (the "Filters (n)" button on phones)."""
+    return sum(
+        [
+            not params.is_default_statuses,
+            params.age is not None,
+            bool(params.sex),
+            params.healthy_volunteers,
+            len(params.phases),
+            len(params.study_types),
+            len(params.countries),
+            len(params.conditions),
+        ]
+    )
+
+
 @require_safe
 @replica_reads
 def detail(request, nct_id):
@@ -241,6 +257,9 @@ DETAIL_DATA = (
     "plain_read",
 )
 PAGE_CACHE_SECONDS = 24 * 3600
+# Part of every trial page's cache key: change it when the page shows new things (a deploy
+# would otherwise serve day-old pages without them).
+PAGE_LAYOUT = "fidelity-1"
 
 
 def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
@@ -266,7 +285,10 @@ def trial_page_key(trial: Trial, language: str) -> tuple[str, int]:
         if field.name not in ("search_vector", "rank_vector"):
             row.update(repr(getattr(trial, field.attname)).encode())
     # The plain-language read is computed from the row; its wording has a version of its own.
-    key = f"{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}:p{PLAIN_READ_VERSION}"
+    key = (
+        f"{PAGE_LAYOUT}:{trial.id}:{language}:{row.hexdigest()[:32]}:{sites}:{fresh}"
+        f":p{PLAIN_READ_VERSION}"
+    )
     return key, PAGE_CACHE_SECONDS
 
 
@@ -322,9 +344,7 @@ def _detail_data(trial: Trial, point) -> dict:
         for v in versions
         if v.number > 1
     ]
-    inclusion, exclusion = trial.inclusion_criteria, trial.exclusion_criteria
-    if not inclusion and not exclusion and trial.eligibility_criteria:
-        inclusion, exclusion = split_eligibility(trial.eligibility_criteria)
+    inclusion, exclusion = trial.eligibility_lists
     return {
         "open_sites": open_sites,
         "other_sites": other_sites,

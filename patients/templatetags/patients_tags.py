@@ -1,8 +1,8 @@
 """Display helpers for inquiries (pages, admin, emails)."""
 
 from django import template
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from patients import sites
 
@@ -14,6 +14,19 @@ def answer_label(value: str) -> str:
     """A pre-screening answer as stored ("yes", "FEMALE", "54") → words for a person."""
     labels = {"yes": _("Yes"), "no": _("No"), "FEMALE": _("Female"), "MALE": _("Male")}
     return labels.get(value, value)
+
+
+@register.filter
+def question_label(answer: dict) -> str:
+    """The question of a pre-screening answer in the language being written (an email, a page):
+    the age and sex questions are ours; staff-written ones in the language staff gave, else as
+    written."""
+    labels = {"age": _("How old are you?"), "sex": _("What is your sex?")}
+    kind = str(answer.get("kind") or "")
+    if kind in labels:
+        return str(labels[kind])
+    texts = answer.get("texts") or {}
+    return str(texts.get((get_language() or "")[:2]) or answer.get("question", ""))
 
 
 register.filter("site_name", sites.site_name)

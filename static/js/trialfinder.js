@@ -62,3 +62,21 @@ onReady(function () {
     sync();
   }
 });
+
+// Search filters: closed on phones (the results come first), open beside the results on wide
+// screens; a phone user who opened them keeps them open while the results update.
+(function () {
+  var wide = window.matchMedia("(min-width: 992px)");
+  var keptOpen = false;
+  function place() {
+    var filters = document.getElementById("filters");
+    if (filters) filters.open = wide.matches || keptOpen;
+  }
+  onReady(place);
+  wide.addEventListener("change", place);
+  document.addEventListener("htmx:beforeSwap", function () {
+    var filters = document.getElementById("filters");
+    keptOpen = !wide.matches && !!(filters && filters.open);
+  });
+  document.addEventListener("htmx:afterSettle", place);
+})();

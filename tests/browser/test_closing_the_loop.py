@@ -12,7 +12,6 @@ from patients import services
 from patients.consent import CONSENT_TEXT, CONSENT_VERSION
 from patients.models import Inquiry, InquiryStatus, PrescreenQuestion
 from tests.browser.conftest import ARTIFACTS, PHONE, axe_violations, screenshot
-from tests.conftest import clear_rate_limits
 from trials import readability
 from trials.models import Site, Trial
 
@@ -34,10 +33,8 @@ PRESCREEN = {
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    clear_rate_limits()
-    yield
-    clear_rate_limits()
+def _every_test_with_fresh_rate_limits(fresh_rate_limits):
+    pass
 
 
 @pytest.fixture

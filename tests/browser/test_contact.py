@@ -7,16 +7,13 @@ from playwright.sync_api import expect
 
 from patients.models import Inquiry
 from tests.browser.conftest import PHONE, axe_violations, screenshot
-from tests.conftest import clear_rate_limits
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    clear_rate_limits()
-    yield
-    clear_rate_limits()
+def _every_test_with_fresh_rate_limits(fresh_rate_limits):
+    pass
 
 
 def fill_contact_form(page):

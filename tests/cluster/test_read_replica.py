@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from functools import partial
 from pathlib import Path
@@ -48,10 +49,12 @@ def _schema_from(test_db: dict):
     def prepare(env: dict, log_dir: Path) -> list[str]:
         bin_dir = pg_bin_dir()
         dump = log_dir / "schema.dump"
-        source = [
-            "-h", test_db["HOST"] or "127.0.0.1", "-p", str(test_db["PORT"] or 5432),
-            "-U", test_db["USER"] or "postgres",
-        ]  # fmt: skip
+        host, port = test_db["HOST"] or "127.0.0.1", str(test_db["PORT"] or 5432)
+        if os.environ.get("DATABASE_DIRECT_URL"):
+            # Through PgBouncer (make test-pgbouncer): pg_dump needs a session of its own.
+            direct = urllib.parse.urlsplit(os.environ["DATABASE_DIRECT_URL"])
+            host, port = direct.hostname or host, str(direct.port or 5432)
+        source = ["-h", host, "-p", port, "-U", test_db["USER"] or "postgres"]
         with open(log_dir / "setup.log", "a") as log:
             run = partial(subprocess.run, cwd=ROOT, stdout=log, stderr=log, check=True)
             run(

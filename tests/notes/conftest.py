@@ -1,11 +1,6 @@
 import pytest
 
-from tests.conftest import clear_rate_limits
-
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """Every test starts (and leaves) with no share or passcode counted against anyone."""
-    clear_rate_limits()
-    yield
-    clear_rate_limits()
+def _every_test_with_fresh_rate_limits(fresh_rate_limits):
+    pass

@@ -10,7 +10,6 @@ from notifications.tasks import deliver_email
 from patients import services
 from patients.consent import CONSENT_TEXT, CONSENT_VERSION
 from patients.models import Inquiry
-from tests.conftest import clear_rate_limits
 
 
 def form_data(alice, **changes) -> dict:
@@ -64,11 +63,8 @@ def listed(response) -> set[int]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """Every test starts (and leaves) with no contact submission counted against anyone."""
-    clear_rate_limits()
-    yield
-    clear_rate_limits()
+def _every_test_with_fresh_rate_limits(fresh_rate_limits):
+    pass
 
 
 @pytest.fixture

@@ -158,7 +158,9 @@ def ruled_out(site_a, alice, bob, send_all):
 
 
 def one_click_link(message) -> str:
-    return re.search(r"http://testserver(/alerts/one-click/[^/\s]+/)", message.body).group(1)
+    # In the patient's language: /fr/ for these French-speaking patients.
+    found = re.search(r"http://testserver((?:/fr)?/alerts/one-click/[^/\s]+/)", message.body)
+    return found.group(1)
 
 
 def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
@@ -173,7 +175,7 @@ def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
         assert hit.trial.title in message.body
         assert f"/trials/{hit.trial.nct_id}/" in message.body
         # The nearest site and how far it is (French puts a no-break space before "km").
-        assert re.search(rf"{hit.nearest_site['city']} \(\d+\s?km\)", message.body)
+        assert re.search(rf"{hit.nearest_site['city']} \((environ |à ).*?\)", message.body)
     assert "/trials/NCT05738187/\n" not in message.body.split("Où en est votre demande")[0]
     assert one_click_link(message)
     html = message.alternatives[0][0]
@@ -183,13 +185,14 @@ def test_the_not_eligible_email_offers_nearby_trials_and_a_one_click_alert(
 def test_one_click_turns_the_alert_on_at_once_and_only_once(client, ruled_out, send_all):
     link = one_click_link(send_all()[0])
     page = client.get(link)
-    assert page.status_code == 200 and "Send me alerts" in page.content.decode()
+    # The link opens in the patient's language (French), whatever the browser says.
+    assert page.status_code == 200 and "M\u2019envoyer des alertes" in page.content.decode()
     assert page["Referrer-Policy"] == "same-origin"
     assert not Subscription.objects.exists()  # a mail scanner following the link does nothing
 
     response = client.post(link)
     assert response.status_code == 200
-    assert "Your alert is on" in response.content.decode()
+    assert "Votre alerte est activée" in response.content.decode()
     subscription = Subscription.objects.get()
     assert subscription.status == SubscriptionStatus.ACTIVE
     assert subscription.subscriber.email == "alice.martin@example.org"
@@ -231,3 +234,34 @@ def test_the_status_page_offers_them_too(client, ruled_out):
     assert "Other trials that may suit you" in html
     assert 'action="/alerts/one-click/' in html
     assert ruled_out.trial.pk not in [h.trial.pk for h in response.context["alternatives"].hits]
+
+
+def test_alternatives_are_open_to_the_age_and_sex_the_patient_gave():
+    """A 16-year-old ruled out is not offered trials for adults only."""
+    trial = Trial.objects.get(nct_id="NCT05738187")
+    found = alternatives.alternatives_for(trial, "Milan", age=16, sex="MALE")
+    assert found.params.age == 16 and found.params.sex == "MALE"
+    for hit in found.hits:
+        low = hit.trial.minimum_age_days
+        assert low is None or low <= 16 * 365.25 + 1
+        assert hit.trial.sex in ("ALL", "MALE")
+    adults = alternatives.alternatives_for(trial, "Milan")
+    assert any((hit.trial.minimum_age_days or 0) > 17 * 365 for hit in adults.hits), (
+        "the demo data must hold an adults-only alternative for this test to mean anything"
+    )
+
+
+def test_alternatives_are_the_same_condition_or_a_narrower_one_never_a_sibling():
+    """Throat (larynx) cancer: not an oesophageal cancer trial, however near."""
+    trial = Trial.objects.get(nct_id="NCT04057209")
+    specific = alternatives.specific_conditions(trial)
+    assert "Laryngeal Neoplasms" in specific
+    found = alternatives.alternatives_for(trial, "Milan")
+    assert not any("Esophageal Neoplasms" in h.trial.condition_meshes for h in found.hits)
+    ranks = []
+    for hit in found.hits:
+        same = bool(specific & set(hit.trial.condition_meshes))
+        narrower = bool(specific & set(hit.trial.condition_ancestors))
+        assert same or narrower, (hit.trial.nct_id, hit.trial.condition_meshes)
+        ranks.append(0 if same else 1)
+    assert ranks == sorted(ranks)  # the same condition first

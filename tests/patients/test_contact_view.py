@@ -1,6 +1,7 @@
 """The contact form: /trials/<NCT id>/contact/ and its confirmation page."""
 
 import logging
+import re
 
 import pytest
 from django.core import mail
@@ -62,9 +63,17 @@ def test_it_preselects_the_recruiting_site_nearest_to_the_patients_place(client)
     sites = response.context["sites"]
     chosen = Site.objects.get(pk=response.context["form"]["site"].value())
     assert chosen == sites[0]
-    assert chosen.country_code == "IT" and sites[0].distance_km < 30
-    distances = [s.distance_km for s in sites if s.distance_km is not None]
-    assert distances == sorted(distances)
+    # Recruiting sites first (the Milan ones only plan to), each group nearest first.
+    assert chosen.status == "RECRUITING"
+    for status in ("RECRUITING", "NOT_YET_RECRUITING"):
+        distances = [s.distance_km for s in sites if s.status == status and s.distance_km]
+        assert distances == sorted(distances)
+    statuses = [s.status for s in sites]
+    assert (
+        statuses.index("NOT_YET_RECRUITING")
+        > len(statuses) - statuses[::-1].index("RECRUITING") - 1
+    )
+    assert any(s.country_code == "IT" and s.distance_km < 30 for s in sites)
 
 
 def test_without_a_place_it_preselects_the_first_recruiting_site(client):
@@ -351,3 +360,21 @@ def test_nothing_in_the_request_path_talks_to_smtp(client, alice, site_a, monkey
     submit(client, "NCT05738187", {**alice, "site": site_a.pk})
     assert mail.outbox == []
     assert OutgoingEmail.objects.filter(status=EmailStatus.QUEUED).count() == 2
+
+
+def test_each_site_option_names_facility_city_status_and_an_honest_distance(client):
+    html = client.get("/trials/NCT06129864/contact/?near=Milan").content.decode()
+    options = re.findall(r'<option value="\d+"( selected)?>([^<]*)</option>', html)
+    labels = [label for _selected, label in options]
+    assert options[0][0] == " selected"
+    statuses = []
+    for label in labels:
+        facility_and_place, status, *_distance = label.split(" · ")
+        assert " — " in facility_and_place  # "Research Site — Milan, Italy"
+        statuses.append(status)
+        assert "less than 1 km" not in label and not re.search(r"(?<!\d)0 km", label)
+    # Recruiting sites first, then those not yet recruiting.
+    assert statuses == sorted(statuses, key=lambda s: s != "Recruiting")
+    assert any("in Milan" in label for label in labels)
+    # Same-named sites in one city are told apart.
+    assert len(set(labels)) == len(labels)

@@ -12,21 +12,11 @@ from notifications.models import EmailStatus, OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services
 from patients.models import Inquiry, InquiryStatus
+from tests.conftest import ZEYNEP
 from tests.notes.helpers import database_rows_containing
 
 pytestmark = pytest.mark.django_db
 
-ZEYNEP = {
-    "first_name": "Zeynep",
-    "last_name": "Quillfeather",
-    "email": "zq-7731@example.org",
-    "phone": "+33 6 71 23 45 89",
-    "preferred_language": "en",
-    "other_language": "",
-    "message": "My oncologist mentioned recurrence-detail-8831 last spring.",
-    "consent": "on",
-    "step": "send",
-}
 SECRETS = [
     "Zeynep",
     "Quillfeather",

@@ -49,13 +49,19 @@ def test_it_has_the_summary_eligibility_sites_and_room_for_questions(client):
     assert "My answers to the pre-screening questions" not in html
 
 
-def test_it_lists_at_most_five_sites_nearest_first_and_no_contact_details(client):
+def test_it_lists_at_most_five_sites_recruiting_first_each_nearest_first(client):
     response = client.get(URL.format("NCT06129864"), {"near": "Milan"})
     sites = response.context["sites"]
     assert 1 <= len(sites) <= 5
-    distances = [s.distance_km for s in sites]
-    assert distances == sorted(distances)
+    # Around Milan the nearest sites are not yet recruiting: recruiting ones come first.
+    assert sites[0].status == "RECRUITING"
+    statuses = [s.status for s in sites]
+    assert statuses == sorted(statuses, key=lambda status: status != "RECRUITING")
+    for status in set(statuses):
+        distances = [s.distance_km for s in sites if s.status == status]
+        assert distances == sorted(distances)
     html = response.content.decode()
+    assert "(Recruiting)" in html  # each site with its status
     for contact in Contact.objects.filter(trial__nct_id="NCT06129864").exclude(email=""):
         assert contact.email not in html
 

@@ -14,7 +14,7 @@ from notifications import emails
 from notifications.models import EmailStatus, OutgoingEmail
 from notifications.tasks import deliver_email
 from patients import services, sites, tasks
-from patients.models import SiteConfirmation
+from patients.models import SiteConfirmation, StaffProfile
 from tests.conftest import SEED_DATA, coordinator
 from tests.patients.conftest import create
 from trials.importer import Importer
@@ -64,16 +64,21 @@ def confirm_link(message) -> str:
 
 def test_the_monthly_email_asks_each_coordinator_once_per_site_per_month(fanned_out, site_a, bob):
     other = coordinator("bob2", site_a)
+    StaffProfile.objects.create(user=other, email_language="it")
     with time_machine.travel(MONDAY, tick=False):
         assert run_beat(fanned_out) == 2
         assert fanned_out == [site_a.pk]
         sent = deliver_all()
         assert {m.to[0] for m in sent} == {bob.email, other.email}
-        message = sent[0]
-        assert message.subject == (
-            "Le centre University Hospital, Strasbourg recrute-t-il toujours\u00a0?"
-        )
-        assert message.extra_headers["Content-Language"] == "fr"  # the site's country
+        by_address = {m.to[0]: m for m in sent}
+        # Each coordinator's own language, never the (French) site's country's: bob chose
+        # none (English, the default), bob2 chose Italian.
+        message = by_address[bob.email]
+        assert message.subject == "Still recruiting at University Hospital, Strasbourg?"
+        assert message.extra_headers["Content-Language"] == "en"
+        italian = by_address[other.email]
+        assert italian.extra_headers["Content-Language"] == "it"
+        assert "/it/sites/confirm/" in italian.body
         assert "/sites/confirm/" in message.body
         assert "/admin/patients/coordinatedsite/" in message.body
         # A duplicate task, and the beat again the same day, send nothing more.
@@ -223,17 +228,17 @@ def test_the_trial_page_shows_when_the_site_confirmed_and_when_that_gets_old(cli
     with time_machine.travel(MONDAY + datetime.timedelta(days=10), tick=False):
         html = client.get("/trials/NCT05738187/").content.decode()
     assert "Recruitment confirmed by the site on March 2, 2026" in html
-    assert "Status not recently confirmed" not in html
     with time_machine.travel(MONDAY + datetime.timedelta(days=91), tick=False):
         html = client.get("/trials/NCT05738187/").content.decode()
-    assert "Status not recently confirmed" in html
-    assert "last confirmed by the site on March 2, 2026" in html
+    # An old confirmation is no badge, and no warning either: the trial's one quiet line.
     assert "Recruitment confirmed by the site" not in html
+    assert "Site statuses come from the registry, last updated on" in html
 
 
-def test_a_site_never_confirmed_is_not_recently_confirmed(client):
+def test_sites_never_confirmed_get_one_quiet_line_for_the_trial_not_a_warning_each(client):
     html = client.get("/trials/NCT05738187/").content.decode()
-    assert "Status not recently confirmed" in html
+    assert "not recently confirmed" not in html
+    assert html.count("Site statuses come from the registry") == 1
 
 
 def test_a_site_closed_by_its_coordinator_overrides_the_registry(client, site_a, bob):

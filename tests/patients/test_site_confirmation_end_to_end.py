@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from patients import tasks
-from patients.models import SiteConfirmation
+from patients.models import SiteConfirmation, StaffProfile
 from patients.roles import make_coordinator
 from tests.conftest import SEED_DATA, import_records
 from tests.fakes import SmtpSink
@@ -20,6 +20,8 @@ def test_a_coordinator_confirms_a_site_from_the_monthly_email(worker_process, cl
     site = Site.objects.get(trial__nct_id="NCT05738187")
     bob = get_user_model().objects.create_user("bob", "bob@site.example.org", "x")
     make_coordinator(bob, site)
+    # Bob reads his emails in French (the site's country has no say in it).
+    StaffProfile.objects.create(user=bob, email_language="fr")
     with SmtpSink() as sink:
         worker_process(env=sink.env)
         tasks.request_site_confirmations.delay()  # what beat does every morning
@@ -30,7 +32,7 @@ def test_a_coordinator_confirms_a_site_from_the_monthly_email(worker_process, cl
     assert message["To"] == "bob@site.example.org"
     assert message["Content-Language"] == "fr"
     text = message.get_body(("plain",)).get_content()
-    link = re.search(r"http://testserver(/sites/confirm/\S+/)", text).group(1)
+    link = re.search(r"http://testserver(/fr/sites/confirm/\S+/)", text).group(1)
     assert client.get(link).status_code == 200
     assert client.post(link, {"status": "recruiting"}).status_code == 200
     site.refresh_from_db()

@@ -98,9 +98,10 @@ def test_an_italian_patient_gets_the_italian_text(site_b, alice, charlie, send_a
     move(inquiry, InquiryStatus.CONTACTED, charlie)
     move(inquiry, InquiryStatus.DECLINED, charlie)
     second, first = sorted(send_all(), key=lambda m: "chiusa" not in m.subject)
-    assert first.subject == "La sua richiesta: il gruppo di ricerca l’ha contattata"
-    assert first.body.startswith("Gentile Alice,")
-    assert second.subject == "La sua richiesta è chiusa"
+    # The interface's register, the informal "tu".
+    assert first.subject == "La tua richiesta: il gruppo di ricerca ti ha contattato"
+    assert first.body.startswith("Ciao Alice,")
+    assert second.subject == "La tua richiesta è chiusa"
 
 
 def test_the_text_staff_edited_is_the_one_sent(inquiry, bob, send_all, admin_client):

@@ -1,6 +1,7 @@
 """Registry Markdown on the pages: rendered as the registry means it, never as markup."""
 
 import json
+import re
 
 import pytest
 
@@ -15,6 +16,12 @@ def test_escapes_are_resolved_and_bold_is_bold():
     assert html == "<p>Genes [ESR1m] &amp; size &lt;7mm, <strong>not</strong> raw</p>\n"
 
 
+def test_every_item_keeps_the_number_the_registry_wrote():
+    # CommonMark would number these 2, 3, 4: a real outcome description (NCT03983954).
+    html = render("2. To assess:\n\n1. OS\n2. PFS")
+    assert [int(v) for v in re.findall(r'<li value="(\d+)">', html)] == [2, 1, 2]
+
+
 def test_numbered_lists_keep_their_first_number_and_nesting():
     html = render("3. third\n4. fourth\n\n   * nested under four")
     assert '<ol start="3">' in html
@@ -22,7 +29,8 @@ def test_numbered_lists_keep_their_first_number_and_nesting():
 
 
 def test_lettered_lists_stay_lettered_but_a_lone_initial_is_a_sentence():
-    assert '<ol type="a">\n<li>first</li>\n<li>second</li>' in render("a. first\nb. second")
+    html = render("a. first\nb. second")
+    assert '<ol type="a">\n<li value="1">first</li>\n<li value="2">second</li>' in html
     assert '<ol type="A">' in render("A) first\nB) second")
     assert render("A. Smith wrote this.") == "<p>A. Smith wrote this.</p>\n"
 
@@ -60,3 +68,13 @@ def test_numbered_criteria_show_their_numbers_on_the_page(client):
     assert '<span class="criteria-marker">1.</span> Residual disease' in html
     assert '<span class="criteria-marker">3.</span> LA-HNSCC that was treated' in html
     assert "\\&gt;" not in html and "\\>" not in html
+
+
+def test_emails_and_phone_numbers_in_prose_are_masked_but_drug_codes_are_not():
+    html = render(
+        "Questions? Call 1-877-CTLILLY (1-877-285-4559) or write to info@example.org.\n\n"
+        "Participants receive PF-07220060 (Cancer 1985; 55: 1468 1472)."
+    )
+    assert "285-4559" not in html and "CTLILLY" not in html and "info@example.org" not in html
+    assert "•••-•••-••••" in html and "•••••@•••••" in html
+    assert "PF-07220060" in html and "1468 1472" in html

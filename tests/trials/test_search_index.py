@@ -219,3 +219,23 @@ def test_another_process_sees_each_new_generation_without_a_restart(own_index):
     finally:
         reader.kill()
         reader.wait(10)
+
+
+def test_documents_hold_each_weights_lexemes_at_their_stored_positions_and_sites_cells():
+    """PostgreSQL writes each document's texts (the rebuild's hot loop); they must be what
+    the stored search_vector says, position for position, and the cells what geo_cells says."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(engine._document_sql())
+        rows = cursor.fetchall()
+        cursor.execute("SELECT id, search_vector::text FROM trials_trial")
+        vectors = dict(cursor.fetchall())
+    assert len(rows) == Trial.objects.count()
+    for row in rows:
+        texts = {k: v for k, v in zip(("wa", "wb", "wc", "wd"), row[2:6], strict=True) if v}
+        assert texts == engine.weighted_texts(vectors[row[0]]), row[1]
+        cells = {
+            c for site in row[18] or () for c in engine.geo_cells(*map(float, site.split(",")))
+        }
+        assert cells == set(row[19] or ()), row[1]

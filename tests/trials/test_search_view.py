@@ -150,5 +150,7 @@ def test_it_answers_in_the_visitors_language(client):
 
 def test_the_language_switcher_works_without_javascript(client):
     response = client.post("/i18n/setlang/", {"language": "it", "next": "/learn/"})
-    assert response.status_code == 302 and response["Location"] == "/learn/"
+    assert response.status_code == 302 and response["Location"] == "/it/learn/"
+    assert '<html lang="it">' in client.get("/it/learn/").content.decode()
+    # The cookie remembers the choice for addresses without a language.
     assert '<html lang="it">' in client.get("/learn/").content.decode()

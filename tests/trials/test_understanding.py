@@ -79,6 +79,19 @@ def test_cll_is_one_disease_with_sll(text, lang):
     assert "acute lymphoblastic leukemia" not in found
 
 
+@pytest.mark.parametrize(
+    ("text", "lang", "lay"),
+    [
+        ("cancer du rectum", "fr", "rectal cancer"),
+        ("cancer du larynx", "fr", "larynx cancer"),
+        ("cancer de l'anus", "fr", "anal cancer"),
+        ("tumore dell'utero", "it", "uterine cancer"),
+    ],
+)
+def test_a_mesh_heading_found_in_french_or_italian_keeps_its_english_lay_names(text, lang, lay):
+    assert lay in set().union(*phrases(understand(text, lang)))
+
+
 def test_a_modifier_only_ranks():
     severe = understand("asthme sévère", "fr").clauses
     assert [c.optional for c in severe] == [False, True]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from trials import markdown
 from trials.countries import country_name
+from trials.geo import describe_distance
 from trials.plain.glossary import mark_html as gloss_html
 from trials.query import highlight
 
@@ -55,12 +56,10 @@ def country(code: str) -> str:
 
 
 @register.filter
-def distance(km) -> str:
-    if km is None:
-        return ""
-    if km < 1:
-        return _("less than 1 km")
-    return _("%(km)s km") % {"km": f"{km:.0f}"}
+def distance(km, city: str = "") -> str:
+    """A distance no more precise than the data: the registry places a site at the centre of its
+    city, so a few km mean "in the same city" and the rest is rounded ("about 10 km")."""
+    return describe_distance(km, city)
 
 
 @register.simple_tag

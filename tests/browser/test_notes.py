@@ -23,7 +23,7 @@ from trials.models import Trial
 pytestmark = pytest.mark.browser
 
 NCT = "NCT05738187"
-PASSAGE = "salvage surgery can be proposed"
+PASSAGE = "allowing prolonged survival for less than one third"  # no glossary term inside
 NOTE = "Ask Dr Martin whether the quokka clinic in Nancy also offers this"
 PASSCODE = "blue-harbour-71"
 CSP = (
@@ -259,14 +259,14 @@ def test_a_note_can_be_added_with_the_keyboard_edited_and_deleted(new_page):
     page.evaluate(
         """() => {
           const item = [...document.querySelectorAll('.criteria li')]
-            .find(li => li.textContent.trim() === 'Contraindication to MRI');
+            .find(li => li.textContent.trim() === 'Subject under court protection');
           getSelection().selectAllChildren(item);
         }"""
     )
     add_selected.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_label("Passage of the page it is about (optional)")).to_have_value(
-        "Contraindication to MRI"
+        "Subject under court protection"
     )
     expect(note_field(page)).to_be_focused()
     page.keyboard.type("I had an MRI last year: is that a problem?")
@@ -276,7 +276,7 @@ def test_a_note_can_be_added_with_the_keyboard_edited_and_deleted(new_page):
     mine = page.get_by_role("list", name="Your notes on this trial")
     expect(mine).to_contain_text("I had an MRI last year")
     expect(mine).to_contain_text("In “Eligibility”")
-    expect(page.locator("mark.tf-note-mark")).to_have_text("Contraindication to MRI")
+    expect(page.locator("mark.tf-note-mark")).to_have_text("Subject under court protection")
 
     # A second note, with no passage.
     note_field(page).fill("Bring the list of my medicines")

@@ -17,6 +17,7 @@ REDACTED = "[redacted]"
 _SEGMENT = r"[^/\s?#\"'<>]+"
 _QUERY_RE = re.compile(r"(/[^\s?#\"'<>]*)\?[^\s\"'<>]+")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_LANGUAGE_PREFIX = r"(?:[a-z]{2}(?:-[a-z]{2,4})?/)?"
 _PLACEHOLDER_RE = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
 # Until Django's URLs can be read (gunicorn's master process): any long token-like segment.
 _FALLBACK = (re.compile(r"/([A-Za-z0-9_\-:]{20,})(?=[/\s?#\"']|$)"),)
@@ -25,12 +26,16 @@ _FALLBACK = (re.compile(r"/([A-Za-z0-9_\-:]{20,})(?=[/\s?#\"']|$)"),)
 def capability_routes() -> list[str]:
     """Every route of the URLconf (as written, includes joined) with a `token` parameter."""
     from django.urls import URLResolver, get_resolver
-    from django.urls.resolvers import RoutePattern
+    from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 
     routes = []
 
     def walk(patterns, prefix: str) -> None:
         for entry in patterns:
+            if isinstance(entry.pattern, LocalePrefixPattern):
+                # i18n_patterns: the same routes under /fr/, /it/… (the regexes allow a prefix).
+                walk(entry.url_patterns, prefix)
+                continue
             if not isinstance(entry.pattern, RoutePattern):
                 continue  # regex routes (the admin's app index) take no token
             route = prefix + str(entry.pattern)
@@ -50,7 +55,8 @@ def _token_regex(route: str) -> re.Pattern:
     for placeholder in _PLACEHOLDER_RE.finditer(route):
         parts.append(re.escape(route[end : placeholder.start()]))
         if placeholder.group(1) == "token":
-            return re.compile("/" + "".join(parts) + f"({_SEGMENT})")
+            # An optional language prefix (/fr/, /it/): patient pages live under i18n_patterns.
+            return re.compile("/" + _LANGUAGE_PREFIX + "".join(parts) + f"({_SEGMENT})")
         parts.append(_SEGMENT)
         end = placeholder.end()
     raise ValueError(f"{route} has no token")

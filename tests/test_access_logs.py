@@ -222,3 +222,13 @@ def test_django_logs_through_the_same_redacting_formatter(settings):
     assert RedactingFormatter().format(line) == (
         '"GET /alerts/manage/[redacted]/?[redacted] HTTP/1.1" 200'
     )
+
+
+def test_tokens_are_redacted_under_a_language_prefix_too():
+    """Patient pages live under /fr/ and /it/ as well (i18n_patterns): the same capability
+    paths there hide their tokens."""
+    from config.logs import redact
+
+    for prefix in ("", "/fr", "/it"):
+        line = f'"GET {prefix}/alerts/manage/WzEs:1x:abcdefghijkl/ HTTP/1.1" 200'
+        assert redact(line) == f'"GET {prefix}/alerts/manage/[redacted]/ HTTP/1.1" 200'

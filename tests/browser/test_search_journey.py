@@ -93,6 +93,8 @@ def test_search_works_without_javascript(new_page):
     expect(
         page.get_by_role("link", name=re.compile("Proton therapy offers new hope"))
     ).to_be_visible()
+    # Without JavaScript the filters stay folded behind their "Filters" button: open it.
+    page.locator("summary.filters-toggle").click()
     page.get_by_label(re.compile("Phase 3")).check() if page.get_by_label(
         re.compile("Phase 3")
     ).count() else None

@@ -660,6 +660,7 @@ def after_import(stats: ImportStats) -> None:
     """Work that follows every import that created or changed trials."""
     if not (stats.created or stats.updated):
         return
+    from trials import other_names
     from trials.search import bump_search_generation, refresh_search_terms
     from trials.signals import trials_imported
 
@@ -670,6 +671,7 @@ def after_import(stats: ImportStats) -> None:
             cursor.execute("ANALYZE trials_trial, trials_site, trials_trialversion")
     refresh_postal_codes()
     refresh_search_terms()
+    other_names.refresh()
     index_changed_trials(stats.changed_ids)
     # Not before the read replica has this import: searches it answers would be cached, stale,
     # under the new generation.

@@ -700,3 +700,16 @@ class SearchTerm(models.Model):
 
     def __str__(self):
         return self.term
+
+
+class LearnedNames(models.Model):
+    """The other names of treatments learned from the records (trials.other_names), built by
+    the importer once per import: learning them reads every trial's interventions, far too
+    slow for the first search after an import to pay (seconds at registry scale)."""
+
+    built_at = models.DateTimeField()
+    # [[name words, [other names as words, ...]], ...]: the table other_names.table() serves.
+    groups = models.JSONField()
+
+    def __str__(self):
+        return f"learned names of {self.built_at:%Y-%m-%d %H:%M}"

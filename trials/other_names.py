@@ -23,8 +23,8 @@ import json
 import re
 from collections import defaultdict
 
-from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
 from trials.query import STOPWORDS, words
 
@@ -39,8 +39,6 @@ _COMBINATION_RE = re.compile(r"\s(?:and|with|plus|or)\s|[+/&]", re.IGNORECASE)
 _DOSE_RE = re.compile(
     r"\s+\d[\d.,]*\s*(?:mg|mcg|µg|g|ml|mg/ml|mg/kg|%|iu|units?)\b.*$", re.IGNORECASE
 )
-MEMO_SECONDS = 60  # without the cache (Redis down), how long one process keeps the table
-
 _memo: dict = {"key": None, "table": {}, "longest": 0}
 
 
@@ -111,24 +109,33 @@ def _load() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
         return build((name, json.loads(others)) for name, others in cursor.fetchall())
 
 
+def refresh() -> None:
+    """Learn the names again from every trial: the importer's work after each import (and a
+    migration's once), never a search's."""
+    from trials.models import LearnedNames
+
+    LearnedNames.objects.update_or_create(
+        pk=1, defaults={"built_at": timezone.now(), "groups": learned_groups()}
+    )
+
+
+def learned_groups() -> list:
+    """The table as JSON stores it: [[name words, [other names as words, ...]], ...]."""
+    return [[list(name), [list(other) for other in group]] for name, group in _load().items()]
+
+
 def table() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-    """Each known name (as words) → the other names of the same product, from the trials in the
-    database; recomputed once per import (the search generation), shared through the cache."""
-    import time
+    """Each known name (as words) → the other names of the same product, as the last import
+    learned them. Each process keeps the table until the importer stores a new one: asking
+    which one is current is one primary-key read per search."""
+    from trials.models import LearnedNames
 
-    from trials.search import search_cache_key
-
-    key = search_cache_key("other-names")
-    if key is None:  # no cache: recompute at most every MEMO_SECONDS per process
-        key = f"memo:{int(time.monotonic() // MEMO_SECONDS)}"
-    if _memo["key"] != key:
-        learned = cache.get(key) if not key.startswith("memo:") else None
-        if learned is None:
-            learned = _load()
-            if not key.startswith("memo:"):
-                cache.set(key, learned, 24 * 3600)
+    built_at = LearnedNames.objects.filter(pk=1).values_list("built_at", flat=True).first()
+    if _memo["key"] != built_at:
+        row = LearnedNames.objects.filter(pk=1).values_list("groups", flat=True).first()
+        learned = {tuple(name): tuple(tuple(other) for other in group) for name, group in row or ()}
         longest = max((len(name) for name in learned), default=0)
-        _memo.update(key=key, table=learned, longest=longest)
+        _memo.update(key=built_at, table=learned, longest=longest)
     return _memo["table"]
 
 

@@ -39,14 +39,20 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, ParamSpec, TypedDict, TypeVar
 
 import tantivy
 from django.conf import settings
 from django.db import connection
 
 from config.db import session_advisory_lock
+
+if TYPE_CHECKING:
+    from trials.search import CompiledQuery
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +110,7 @@ def weighted_texts(vector: str) -> dict[str, str]:
     """A tsvector's text → one text per weight field, each lexeme at its position (relative
     to the field's first), FILLER where PostgreSQL left a stopword's position empty.
     (The hot loop of a rebuild: one pass per position, kept plain.)"""
-    lists: dict[str, list] = {"A": [], "B": [], "C": [], "D": []}
+    lists: dict[str, list[tuple[int, str]]] = {"A": [], "B": [], "C": [], "D": []}
     d = lists["D"]
     for lexeme, positions in _TSV_RE.findall(vector or ""):
         if not positions or " " in lexeme:
@@ -144,7 +150,7 @@ def geo_cells(lat: float, lon: float) -> list[str]:
     ]
 
 
-def _days(value) -> int:
+def _days(value: datetime.date | None) -> int:
     return (value - datetime.date(1970, 1, 1)).days + 1 if value else 0
 
 
@@ -207,7 +213,11 @@ def _document_sql(ids: bool = False, part: bool = False) -> str:
     )
 
 
-def _document(row) -> tantivy.Document:
+# A row of DOCUMENT_SQL, as the database driver returns it.
+Row = tuple[Any, ...]
+
+
+def _document(row: Row) -> tantivy.Document:
     (trial_id, nct_id, wa, wb, wc, wd, status, phases, study_type, sex, healthy, countries,
      meshes, min_age, max_age, updated, changed, confirmed, sites, cells) = row  # fmt: skip
     doc = tantivy.Document()
@@ -257,17 +267,30 @@ def _meta_path(path: Path) -> Path:
     return path / "trialfinder.json"
 
 
-def read_meta(path: Path | None = None) -> dict:
+class IndexMeta(TypedDict, total=False):
+    """A generation's trialfinder.json: written by rebuild(), its watermark moved by update();
+    empty when there is no index (or it cannot be read)."""
+
+    generation: str
+    built_at: str
+    db_watermark: str | None  # the newest last_changed_at indexed (None: no trials)
+    documents: int
+    build_s: float
+    updated_at: str
+
+
+def read_meta(path: Path | None = None) -> IndexMeta:
     path = path or _current_dir()
     if path is None:
         return {}
     try:
-        return json.loads(_meta_path(path).read_text())
+        meta: IndexMeta = json.loads(_meta_path(path).read_text())
     except (OSError, ValueError):
         return {}
+    return meta
 
 
-def _write_meta(path: Path, meta: dict) -> None:
+def _write_meta(path: Path, meta: IndexMeta) -> None:
     tmp = _meta_path(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(meta))
     os.replace(tmp, _meta_path(path))
@@ -295,10 +318,10 @@ class _Reader:
     """This process's open index, reopened when another generation becomes current and
     reloaded when the live one commits (checked before every search: two stat calls)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.Lock()
         self.path: Path | None = None
-        self.stamp = None
+        self.stamp: int | None = None  # the mtime (ns) of meta.json when last (re)loaded
         self.index: tantivy.Index | None = None
 
     def searcher(self) -> tantivy.Searcher:
@@ -322,7 +345,7 @@ class _Reader:
                 self.index = None
                 raise IndexUnavailable(f"search index unreadable: {exc}") from exc
 
-    def forget(self):
+    def forget(self) -> None:
         with self.lock:
             self.index, self.path, self.stamp = None, None, None
 
@@ -333,7 +356,7 @@ READER = _Reader()
 # --- writing -------------------------------------------------------------------------------
 
 
-def _writer_lock():
+def _writer_lock() -> AbstractContextManager[None]:
     """One writer at a time on this database (rebuilds and updates wait for each other); a
     session of its own under PgBouncer (config/db.py)."""
     return session_advisory_lock(LOCK_ID)
@@ -346,7 +369,7 @@ def _db_watermark() -> str | None:
     return value.isoformat() if value else None
 
 
-def rebuild(*, progress=None) -> dict:
+def rebuild(*, progress: Callable[[int], object] | None = None) -> IndexMeta:
     """Every trial into a new generation, then swapped in: readers never see a partial one."""
     root = index_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -367,7 +390,7 @@ def rebuild(*, progress=None) -> dict:
                 progress(count)
         writer.commit()
         writer.wait_merging_threads()
-        meta = {
+        meta: IndexMeta = {
             "generation": path.name,
             "built_at": datetime.datetime.now(datetime.UTC).isoformat(),
             "db_watermark": watermark,
@@ -388,7 +411,7 @@ def rebuild(*, progress=None) -> dict:
 REBUILD_READERS = 2  # database connections reading documents at once (the SQL is the cost)
 
 
-def _all_rows():
+def _all_rows() -> Iterator[list[Row]]:
     """Every trial's document row, in batches. Outside a transaction, REBUILD_READERS
     connections each read a share (by id modulo) on threads of their own, so that PostgreSQL
     computes several at once; inside one (tests), this connection reads them all, as it alone
@@ -397,7 +420,7 @@ def _all_rows():
 
     from django.db import close_old_connections, transaction
 
-    def read(part: int | None):
+    def read(part: int | None) -> Iterator[list[Row]]:
         sql = _document_sql(part=part is not None)
         with transaction.atomic(), connection.chunked_cursor() as cursor:
             # A server-side cursor: 600,000 rows stream in batches.
@@ -408,10 +431,10 @@ def _all_rows():
     if connection.in_atomic_block or REBUILD_READERS < 2:
         yield from read(None)
         return
-    out: queue.Queue = queue.Queue(maxsize=8)
-    done = object()
+    # A batch of rows, a reader's exception, or None: that reader is done.
+    out: queue.Queue[list[Row] | BaseException | None] = queue.Queue(maxsize=8)
 
-    def worker(part: int):
+    def worker(part: int) -> None:
         try:
             for rows in read(part):
                 out.put(rows)
@@ -419,7 +442,7 @@ def _all_rows():
             out.put(exc)
         finally:
             connection.close()
-            out.put(done)
+            out.put(None)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(REBUILD_READERS)]
     for thread in threads:
@@ -427,7 +450,7 @@ def _all_rows():
     finished = 0
     while finished < len(threads):
         item = out.get()
-        if item is done:
+        if item is None:
             finished += 1
         elif isinstance(item, BaseException):
             raise item
@@ -438,7 +461,7 @@ def _all_rows():
     close_old_connections()
 
 
-def update(trial_ids) -> int:
+def update(trial_ids: Iterable[int]) -> int:
     """Reindex these trials from the database (a deleted one leaves the index). With no
     index yet, builds it."""
     ids = sorted({int(i) for i in trial_ids})
@@ -502,14 +525,14 @@ def _writer(index: tantivy.Index) -> tantivy.IndexWriter:
 _touched: set[int] = set()
 
 
-def update_on_commit(trial_ids) -> None:
+def update_on_commit(trial_ids: Iterable[int]) -> None:
     """After the current transaction commits (immediately outside one), reindex these trials.
     A failure is logged and leaves the index behind (healthz says so), never fails the write."""
     from django.db import transaction
 
     ids = list(trial_ids)
 
-    def run():
+    def run() -> None:
         try:
             update(ids)
         except Exception:
@@ -550,7 +573,20 @@ def catch_up() -> int:
 # --- state -----------------------------------------------------------------------------------
 
 
-def status() -> dict:
+class IndexStatus(TypedDict):
+    """status(): the state and where; the error when corrupt; the figures when readable."""
+
+    state: Literal["missing", "corrupt", "behind", "ok"]
+    path: str
+    error: NotRequired[str]
+    documents: NotRequired[int]
+    db_watermark: NotRequired[str | None]
+    index_watermark: NotRequired[str | None]
+    built_at: NotRequired[str | None]
+    mb: NotRequired[float]
+
+
+def status() -> IndexStatus:
     """What /healthz and `search_index status` report: ok, missing, corrupt or behind."""
     path = _current_dir()
     if path is None:
@@ -613,7 +649,7 @@ def check(sample: int = 200) -> list[str]:
 # --- queries -----------------------------------------------------------------------------------
 
 
-def _terms(field: str, values) -> tantivy.Query:
+def _terms(field: str, values: Iterable[str | int]) -> tantivy.Query:
     values = list(values)
     if len(values) == 1:
         return tantivy.Query.term_query(SCHEMA, field, values[0])
@@ -649,7 +685,9 @@ def _phrase_query(field: str, kind: str, lexemes: list[tuple[int, str]]) -> tant
     )
 
 
-def _clause_query(weights: str, phrases: list[tuple[str, float]], *, scored: bool):
+def _clause_query(
+    weights: str, phrases: list[tuple[str, float]], *, scored: bool
+) -> tantivy.Query | None:
     """Any of the phrases in any of the fields of these weights ("" = all)."""
     fields = [WEIGHT_FIELDS[w] for w in (weights or "ABCD")]
     alternatives = []
@@ -698,7 +736,7 @@ def _clause_query(weights: str, phrases: list[tuple[str, float]], *, scored: boo
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in alternatives])
 
 
-def _boosted(query, boost: float, scored: bool):
+def _boosted(query: tantivy.Query, boost: float, scored: bool) -> tantivy.Query:
     if not scored:
         return query
     return tantivy.Query.boost_query(query, boost) if boost != 1.0 else query
@@ -708,19 +746,19 @@ def _boosted(query, boost: float, scored: bool):
 class Filters:
     """What trials.search passes down: the page's filters, already validated."""
 
-    statuses: tuple = ()
-    phases: tuple = ()
-    study_types: tuple = ()
+    statuses: tuple[str, ...] = ()
+    phases: tuple[str, ...] = ()
+    study_types: tuple[str, ...] = ()
     sex: str = ""
     healthy_volunteers: bool = False
-    countries: tuple = ()
-    conditions: tuple = ()
+    countries: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
     age_days: int | None = None
     point: tuple[float, float] | None = None  # (lat, lon)
     radius_km: float | None = None
 
 
-def text_query(compiled) -> tantivy.Query | None:
+def text_query(compiled: "CompiledQuery | None") -> tantivy.Query | None:
     """The match of a compiled query (trials.search.CompiledQuery): the Understood clauses,
     each with its phrases' lexemes, its fields (as weights) and boosts; the trials named by
     NCT id match too. Scored: BM25 per field, weighted by FIELD_BOOSTS and phrase boosts."""
@@ -828,7 +866,9 @@ def _cell_bounds(level: int, i: int, j: int) -> tuple[float, float, float, float
     return i * size - 90, (i + 1) * size - 90, j * size - 180, (j + 1) * size - 180
 
 
-def _cell_distances(lat0, lon0, bounds) -> tuple[float, float]:
+def _cell_distances(
+    lat0: float, lon0: float, bounds: tuple[float, float, float, float]
+) -> tuple[float, float]:
     lat_lo, lat_hi, lon_lo, lon_hi = bounds
     corners = [(a, b) for a in (lat_lo, lat_hi) for b in (lon_lo, lon_hi)]
     far = max(distance_km(lat0, lon0, a, b) for a, b in corners)
@@ -896,13 +936,15 @@ def _covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[
     return inner, border
 
 
-def _lon_inside(bounds, lon0, span) -> bool:
+def _lon_inside(bounds: tuple[float, float, float, float], lon0: float, span: float) -> bool:
     lo = (bounds[2] - lon0 + 540) % 360 - 180
     hi = lo + (bounds[3] - bounds[2])
     return -span <= lo and hi <= span
 
 
-def _sites(searcher, addresses) -> list[list[tuple[float, float]]]:
+def _sites(
+    searcher: tantivy.Searcher, addresses: Sequence[tantivy.DocAddress]
+) -> list[list[tuple[float, float]]]:
     out = []
     for address in addresses:
         stored = searcher.doc(address).get_first("sites") or ""
@@ -911,7 +953,7 @@ def _sites(searcher, addresses) -> list[list[tuple[float, float]]]:
     return out
 
 
-def _near_query(searcher, base: tantivy.Query, f: Filters) -> tantivy.Query:
+def _near_query(searcher: tantivy.Searcher, base: tantivy.Query, f: Filters) -> tantivy.Query:
     """Trials with an eligible site within the radius: the inner cells, plus the trials of the
     border cells that pass the exact test on their stored sites."""
     assert f.point is not None and f.radius_km is not None  # only called for a "near" search
@@ -954,8 +996,20 @@ FACET_FIELDS = {
 }
 
 
-def _guard(fn):
-    def wrapper(*args, **kwargs):
+class FacetCounts(TypedDict):
+    """Search.count_and_facets(): the total, and per facet its (value, count) pairs, most
+    frequent first ("" for a record that states none). Cached as is (trials.search)."""
+
+    count: int
+    facets: dict[str, list[tuple[str, int]]]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _guard(fn: Callable[P, R]) -> Callable[P, R]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except IndexUnavailable:
@@ -970,12 +1024,12 @@ def _guard(fn):
 class Search:
     """One search against the current index: the match with every filter, built once."""
 
-    def __init__(self, compiled, filters: Filters):
+    def __init__(self, compiled: "CompiledQuery | None", filters: Filters) -> None:
         self.searcher = READER.searcher()
         self.compiled = compiled
         self.filters = filters
         self.match = text_query(compiled)
-        self._near = None
+        self._near: tantivy.Query | None = None
 
     def query(self, skip: str = "") -> tantivy.Query:
         base = _combine(self.match, _filter_queries(self.filters, skip))
@@ -995,11 +1049,14 @@ class Search:
         return base
 
     @_guard
-    def count_and_facets(self, with_facets: bool) -> dict:
+    def count_and_facets(self, with_facets: bool) -> FacetCounts:
         """The total and, per facet, each value's count with every *other* filter applied:
         exact (every segment, every term), as the SQL GROUP BY counted them."""
         query = self.query()
-        counts = {"count": self.searcher.search(query, 1, count=True).count, "facets": {}}
+        counts: FacetCounts = {
+            "count": self.searcher.search(query, 1, count=True).count,
+            "facets": {},
+        }
         if not with_facets:
             return counts
         together, separate = {}, []
@@ -1044,7 +1101,9 @@ class Search:
             return self._by_distance(query, limit, offset)
         return self._by_relevance(query, limit, offset, fresh_since)
 
-    def _by_relevance(self, query, limit, offset, fresh_since) -> list[tuple[int, float]]:
+    def _by_relevance(
+        self, query: tantivy.Query, limit: int, offset: int, fresh_since: float
+    ) -> list[tuple[int, float]]:
         # Freshness (x0.8 unless a site confirmed recruiting lately) and distance are applied
         # to the best candidates by BM25: enough of them that the page's order holds.
         depth = max(offset + limit, 1000) if offset + limit <= 1000 else (offset + limit) * 2
@@ -1080,7 +1139,9 @@ class Search:
         hits = self.searcher.search(_terms("nct", self.compiled.nct_ids), 50, count=False).hits
         return set(self.searcher.fast_field_values("id", [a for _, a in hits]))
 
-    def _by_distance(self, query, limit, offset) -> list[tuple[int, float]]:
+    def _by_distance(
+        self, query: tantivy.Query, limit: int, offset: int
+    ) -> list[tuple[int, float]]:
         """Nearest first: the circle grows until it holds the page, then exact distances for
         the trials inside it only."""
         assert self.filters.point is not None  # the distance sort needs a place

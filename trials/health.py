@@ -54,6 +54,7 @@ def search_index_health() -> tuple[str, bool]:
     if state["state"] in ("missing", "corrupt"):
         return f"{state['state']} ({state.get('error') or state['path']})", False
     if state["state"] == "behind":
+        assert state["db_watermark"]  # behind: the database has a newer change than the index
         db = datetime.datetime.fromisoformat(state["db_watermark"])
         index = state["index_watermark"]
         lag = (db - datetime.datetime.fromisoformat(index)).total_seconds() if index else None

@@ -239,3 +239,13 @@ def test_documents_hold_each_weights_lexemes_at_their_stored_positions_and_sites
             c for site in row[18] or () for c in engine.geo_cells(*map(float, site.split(",")))
         }
         assert cells == set(row[19] or ()), row[1]
+
+
+def test_the_nearest_site_is_the_one_the_haversine_finds_nearest():
+    rng = random.Random(15)
+    for _ in range(500):
+        lat0, lon0 = rng.uniform(-89, 89), rng.uniform(-180, 180)
+        sites = [(rng.uniform(-89, 89), rng.uniform(-180, 180)) for _ in range(rng.randint(1, 9))]
+        expected = min(engine.distance_km(lat0, lon0, lat, lon) for lat, lon in sites)
+        assert engine.nearest_km(lat0, lon0, sites) == pytest.approx(expected, abs=1e-6)
+    assert engine.nearest_km(48.85, 2.35, []) is None

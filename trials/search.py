@@ -822,12 +822,29 @@ def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> 
         return [(trial_id, float(rank or 0)) for trial_id, rank in cursor.fetchall()]
 
 
+# What no list of results shows (a result card, the API's list, the feed, "other trials"): the
+# vectors, the long texts and the structured lists, the largest columns. Decoding the lists
+# alone cost more than the search on a cold page of 20 trials.
+RESULT_DEFERRED = (
+    "search_vector",
+    "rank_vector",
+    "detailed_description",
+    "eligibility_criteria",
+    "interventions",
+    "arm_groups",
+    "primary_outcomes",
+    "secondary_outcomes",
+    "inclusion_criteria",
+    "exclusion_criteria",
+    "officials",
+)
+
+
 def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list[TrialHit]:
     ids = [row[0] for row in rows]
     if not ids:
         return []
-    # The vectors are the largest columns and no page shows them.
-    trials = Trial.objects.defer("search_vector", "rank_vector").in_bulk(ids)
+    trials = Trial.objects.defer(*RESULT_DEFERRED).in_bulk(ids)
     understood = compiled.understood if compiled else None
     nearest = nearest_sites(ids, params.point)
     missing = [trial_id for trial_id, _rank in rows if trial_id not in trials]

@@ -154,3 +154,17 @@ def test_the_language_switcher_works_without_javascript(client):
     assert '<html lang="it">' in client.get("/it/learn/").content.decode()
     # The cookie remembers the choice for addresses without a language.
     assert '<html lang="it">' in client.get("/learn/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "path", ["/trials/", "/api/v1/trials", "/trials/feed/"], ids=["page", "api", "feed"]
+)
+def test_every_list_of_results_reads_its_trials_in_one_query(
+    path, client, django_assert_max_num_queries
+):
+    # A field a list shows but the search leaves unread would cost one query per result: 20,
+    # 50 or more. The bound is the page's own (see above).
+    with django_assert_max_num_queries(22):
+        response = client.get(path, {"q": "cancer", "status": "any"})
+    assert response.status_code == 200
+    assert b"NCT" in response.content

@@ -22,10 +22,12 @@ swaps `current` atomically; incremental updates commit into the live one. Each r
 checks, before every search, which generation is current and the mtime of its meta.json (two
 stat calls), and reopens or reloads: no restart, no stale searcher.
 
-Geography: every eligible site's grid cells (several sizes) are terms of the `geo` field, and
-its coordinates are stored. A circle is covered by cells: those wholly inside match at once;
-trials with a site only in the border cells are checked exactly on their stored sites. Exact
-distances are computed only for the trials a page ranks.
+Geography: every eligible site's grid cells (several sizes) are terms of the `geo` field, its
+coordinates a term of the `loc` field (sites share their city's coordinates), and all of them
+are stored. A circle is covered by cells: those wholly inside match at once; for the trials
+with a site only in the border cells, the distinct coordinates of their sites are aggregated
+and tested exactly. Nearest first takes those coordinates nearest first, one search per
+distance; distances for relevance are computed only for the trials a page ranks.
 """
 
 import datetime
@@ -67,6 +69,8 @@ EARTH_KM = 6371.0088
 NO_AGE_LIMIT = 2**31
 NOT_STATED = "-"  # a keyword field's empty value ("" is no term): counted back as ""
 WRITER_HEAP = 200_000_000
+LOC_BUCKETS = 65_000  # Tantivy's limit on the buckets of one aggregation
+FEW_TRIALS = 50  # nearest first: coordinates holding fewer trials are measured together
 LOCK_ID = 0x7F15EA2C  # PostgreSQL advisory lock: one writer of the index at a time
 _TSQ_TOKEN_RE = re.compile(r"'((?:[^']|'')*)'|<(\d+|-)>|([&|!()])")
 _TSV_RE = re.compile(r"'((?:[^']|'')*)'(?::([0-9A-D,]+))?")
@@ -95,7 +99,16 @@ def _schema() -> tantivy.Schema:
     sb.add_integer_field("confirmed", fast=True)  # sites_confirmed_at, epoch seconds (0: never)
     sb.add_text_field("geo", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("sites", stored=True, tokenizer_name="raw", index_option="basic")
+    # Each eligible site's coordinates as one term ("lat,lon", as PostgreSQL prints them):
+    # sites share the coordinates of their city, so a circle holds few distinct ones, and
+    # aggregating them answers "which trials are inside, and how near" without reading any
+    # trial's stored sites.
+    sb.add_text_field("loc", fast=True, tokenizer_name="raw", index_option="basic")
     return sb.build()
+
+
+# Bumped when the documents change shape: an index of another format is rebuilt, never read.
+INDEX_FORMAT = 2
 
 
 SCHEMA = _schema()
@@ -245,6 +258,8 @@ def _document(row: Row) -> tantivy.Document:
         doc.add_text("geo", cell)
     if sites:
         doc.add_text("sites", ";".join(sites))
+        for site in sites:
+            doc.add_text("loc", site)
     return doc
 
 
@@ -277,6 +292,7 @@ class IndexMeta(TypedDict, total=False):
     documents: int
     build_s: float
     updated_at: str
+    format: int  # INDEX_FORMAT of the documents (absent: the first format)
 
 
 def read_meta(path: Path | None = None) -> IndexMeta:
@@ -335,6 +351,10 @@ class _Reader:
         with self.lock:
             try:
                 if self.index is None or path != self.path:
+                    if read_meta(path).get("format", 1) != INDEX_FORMAT:
+                        raise IndexUnavailable(
+                            "search index of an older format: run manage.py search_index rebuild"
+                        )
                     self.index = _open(path)
                     self.path, self.stamp = path, stamp
                 elif stamp != self.stamp:
@@ -396,6 +416,7 @@ def rebuild(*, progress: Callable[[int], object] | None = None) -> IndexMeta:
             "db_watermark": watermark,
             "documents": count,
             "build_s": round(time.monotonic() - started, 2),
+            "format": INDEX_FORMAT,
         }
         _write_meta(path, meta)
         link = root / f"current-{uuid.uuid4().hex[:8]}"
@@ -463,12 +484,16 @@ def _all_rows() -> Iterator[list[Row]]:
 
 def update(trial_ids: Iterable[int]) -> int:
     """Reindex these trials from the database (a deleted one leaves the index). With no
-    index yet, builds it."""
+    index yet, or one of an older format, builds it."""
     ids = sorted({int(i) for i in trial_ids})
     if not ids:
         return 0
     path = _current_dir()
-    if path is None or not (path / "meta.json").exists():
+    if (
+        path is None
+        or not (path / "meta.json").exists()
+        or read_meta(path).get("format", 1) != INDEX_FORMAT
+    ):
         rebuild()
         return len(ids)
     with _writer_lock():
@@ -970,33 +995,84 @@ def _sites(
     return out
 
 
+def _locs_near(
+    searcher: tantivy.Searcher, query: tantivy.Query, lat0: float, lon0: float, radius: float
+) -> list[tuple[float, str, int]] | None:
+    """The distinct site coordinates of the trials `query` matches that lie within `radius`
+    km (haversine), nearest first: (distance, "lat,lon", how many of the trials have a site
+    there). None when the trials have more distinct sites than one aggregation may count
+    (then the stored sites are read instead)."""
+    agg = {"loc": {"terms": {"field": "loc", "size": LOC_BUCKETS, "segment_size": LOC_BUCKETS}}}
+    try:
+        result = searcher.aggregate(query, agg)["loc"]
+    except ValueError as exc:  # Tantivy's bucket limit
+        log.info("site coordinates not aggregated (%s): reading stored sites", exc)
+        return None
+    buckets = result["buckets"]
+    if result.get("sum_other_doc_count") or len(buckets) >= LOC_BUCKETS:
+        return None  # some coordinates left out: never answer from part of them
+    found = []
+    for bucket in buckets:
+        distance = distance_km(lat0, lon0, *_point(bucket["key"]))
+        if distance <= radius:
+            found.append((distance, bucket["key"], bucket["doc_count"]))
+    found.sort()
+    return found
+
+
 def _near_query(searcher: tantivy.Searcher, base: tantivy.Query, f: Filters) -> tantivy.Query:
     """Trials with an eligible site within the radius: the inner cells, plus the trials of the
-    border cells that pass the exact test on their stored sites."""
+    border cells with a site that passes the exact test (the same bounding box and distance
+    as the SQL), found by the distinct coordinates of their sites."""
     assert f.point is not None and f.radius_km is not None  # only called for a "near" search
-    lat0, lon0 = f.point
-    inner, border = covering(lat0, lon0, f.radius_km)
+    lat0, lon0, radius = f.point[0], f.point[1], f.radius_km
+    inner, border = covering(lat0, lon0, radius)
     inner_q = _terms("geo", inner) if inner else None
-    passing = []
+    passing = None
     if border:
         parts = [(tantivy.Occur.Must, base), (tantivy.Occur.Must, _terms("geo", border))]
         if inner_q is not None:
             parts.append((tantivy.Occur.MustNot, inner_q))
         candidates = tantivy.Query.boolean_query(parts)
-        found = searcher.search(candidates, 1, count=True)
-        if found.count:
-            hits = searcher.search(candidates, found.count, count=False).hits
-            addresses = [a for _, a in hits]
-            ids = searcher.fast_field_values("id", addresses)
-            for trial_id, sites in zip(ids, _sites(searcher, addresses), strict=True):
-                if any(_in_sql_circle(lat0, lon0, f.radius_km, a, b) for a, b in sites):
-                    passing.append(trial_id)
-    alternatives = [q for q in (inner_q, _terms("id", passing) if passing else None) if q]
+        locs = _locs_near(searcher, candidates, lat0, lon0, radius)
+        if locs is not None:
+            inside = [
+                key for _d, key, _n in locs if _in_sql_circle(lat0, lon0, radius, *_point(key))
+            ]
+            passing = _terms("loc", inside) if inside else None
+        else:
+            passing = _passing_by_stored_sites(searcher, candidates, f)
+    alternatives = [q for q in (inner_q, passing) if q is not None]
     if not alternatives:
         return tantivy.Query.empty_query()
     if len(alternatives) == 1:
         return alternatives[0]
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in alternatives])
+
+
+def _point(key: str) -> tuple[float, float]:
+    lat, _, lon = key.partition(",")
+    return float(lat), float(lon)
+
+
+def _passing_by_stored_sites(
+    searcher: tantivy.Searcher, candidates: tantivy.Query, f: Filters
+) -> tantivy.Query | None:
+    """The candidates with a site inside the circle, tested on each one's stored sites."""
+    assert f.point is not None and f.radius_km is not None
+    lat0, lon0 = f.point
+    found = searcher.search(candidates, 1, count=True)
+    if not found.count:
+        return None
+    hits = searcher.search(candidates, found.count, count=False).hits
+    addresses = [a for _, a in hits]
+    ids = searcher.fast_field_values("id", addresses)
+    passing = [
+        trial_id
+        for trial_id, sites in zip(ids, _sites(searcher, addresses), strict=True)
+        if any(_in_sql_circle(lat0, lon0, f.radius_km, a, b) for a, b in sites)
+    ]
+    return _terms("id", passing) if passing else None
 
 
 # --- searching ---------------------------------------------------------------------------------
@@ -1178,22 +1254,71 @@ class Search:
             found = self.searcher.search(inside, 1, count=True).count
             if found >= need or radius >= ceiling or found >= total:
                 break
-        hits = self.searcher.search(inside, max(found, 1), count=False).hits if found else []
+        ordered: list[int] = []
+        if found:
+            by_locs = self._nearest_first(inside, radius, need)
+            if by_locs is None:
+                by_locs = self._nearest_by_stored_sites(inside, found)
+            ordered = by_locs
+        if len(ordered) < need and not self.filters.radius_km:
+            # Trials with no eligible site at all come last (NULLS LAST), newest first.
+            seen = set(ordered)
+            rest = self.searcher.search(
+                query, need + len(seen), count=False, order_by_field="updated"
+            ).hits
+            extra = self.searcher.fast_field_values("id", [a for _, a in rest])
+            ordered += [i for i in extra if i not in seen]
+        return [(trial_id, 0.0) for trial_id in ordered[offset : offset + limit]]
+
+    def _nearest_first(self, inside: tantivy.Query, radius: float, need: int) -> list[int] | None:
+        """The first `need` trials of `inside`, nearest first, newest first among equals, by
+        the distinct coordinates of their sites taken nearest first: a trial is as far as the
+        first coordinates it has a site at. Sites share their city's coordinates, so one
+        search per distance is enough, each asking only for the trials still missing, and no
+        stored site is read; runs of coordinates with few trials are taken together and
+        measured on their stored sites. None when the coordinates cannot be aggregated."""
+        assert self.filters.point is not None
+        lat0, lon0 = self.filters.point
+        locs = _locs_near(self.searcher, inside, lat0, lon0, radius)
+        if locs is None:
+            return None
+        ordered: list[int] = []
+        i = 0
+        while i < len(locs) and len(ordered) < need:
+            j, trials = i + 1, locs[i][2]
+            while j < len(locs) and (
+                locs[j][0] == locs[j - 1][0] or trials + locs[j][2] <= FEW_TRIALS
+            ):
+                trials += locs[j][2]
+                j += 1
+            run, i = locs[i:j], j
+            parts = [
+                (tantivy.Occur.Must, inside),
+                (tantivy.Occur.Must, _terms("loc", [key for _d, key, _n in run])),
+            ]
+            if ordered:
+                parts.append((tantivy.Occur.MustNot, _terms("id", ordered)))
+            matching = tantivy.Query.boolean_query(parts)
+            if run[0][0] == run[-1][0]:  # one distance: the newest first, only those missing
+                hits = self.searcher.search(
+                    matching, need - len(ordered), count=False, order_by_field="updated"
+                ).hits
+                ordered += self.searcher.fast_field_values("id", [a for _, a in hits])
+            else:
+                ordered += self._nearest_by_stored_sites(matching, trials)
+        return ordered
+
+    def _nearest_by_stored_sites(self, inside: tantivy.Query, found: int) -> list[int]:
+        """The trials of `inside` (at most `found`), nearest first, measured on their stored
+        sites."""
+        assert self.filters.point is not None
+        lat0, lon0 = self.filters.point
+        hits = self.searcher.search(inside, max(found, 1), count=False).hits
         addresses = [a for _, a in hits]
         ids = self.searcher.fast_field_values("id", addresses)
         updated = self.searcher.fast_field_values("updated", addresses)
         rows = []
         for n, sites in enumerate(_sites(self.searcher, addresses)):
-            nearest = nearest_km(lat0, lon0, sites)
-            rows.append((nearest, updated[n], ids[n]))
+            rows.append((nearest_km(lat0, lon0, sites), updated[n], ids[n]))
         rows.sort(key=lambda r: (r[0] is None, r[0] or 0, -r[1]))
-        ordered = [(trial_id, 0.0) for _d, _u, trial_id in rows]
-        if len(ordered) < need and not self.filters.radius_km:
-            # Trials with no eligible site at all come last (NULLS LAST), newest first.
-            seen = set(ids)
-            rest = self.searcher.search(
-                query, need + len(seen), count=False, order_by_field="updated"
-            ).hits
-            extra = self.searcher.fast_field_values("id", [a for _, a in rest])
-            ordered += [(i, 0.0) for i in extra if i not in seen]
-        return ordered[offset : offset + limit]
+        return [trial_id for _d, _u, trial_id in rows]

@@ -17,7 +17,9 @@ from trials.models import Trial
 from trials.search import (
     SearchParams,
     _count_and_facet_counts,
+    _ranked_ids,
     compile_query,
+    engine_filters,
     filter_parts,
     resolve_place,
     search_trials,
@@ -85,6 +87,36 @@ def test_totals_and_facet_counts_are_those_of_plain_sql_on_random_searches():
     assert compared >= 20  # most random searches found something to compare
 
 
+@pytest.mark.parametrize(
+    ("loc_buckets", "few_trials"),
+    [(engine.LOC_BUCKETS, 0), (engine.LOC_BUCKETS, engine.FEW_TRIALS), (1, 0)],
+    ids=["one-distance-at-a-time", "runs-of-few-trials", "too-many-to-aggregate"],
+)
+def test_nearest_first_is_the_order_plain_sql_gives(loc_buckets, few_trials, monkeypatch):
+    # The three ways the index answers: a search per distance (a city's many trials), runs
+    # of coordinates with few trials measured together, the stored sites of every trial.
+    monkeypatch.setattr(engine, "LOC_BUCKETS", loc_buckets)
+    monkeypatch.setattr(engine, "FEW_TRIALS", few_trials)
+    rng = random.Random(1503)
+    compared = 0
+    for _ in range(40):
+        params = random_search(rng)
+        if not params.point:
+            continue
+        params = params.without(sort="distance")
+        compiled = compile_query(params.q, params.lang) if params.q else None
+        refs, args = filter_parts(params, compiled)
+        for offset, limit in ((0, 20), (20, 20), (0, 100)):
+            expected = [
+                i for i, _ in _ranked_ids(refs, args, "distance", params, compiled, limit, offset)
+            ]
+            search = engine.Search(compiled, engine_filters(params))
+            found = [i for i, _ in search.ranked("distance", limit, offset, 0.0)]
+            assert found == expected, (params, offset)
+        compared += len(expected) > 0
+    assert compared >= 5
+
+
 def test_the_page_total_is_the_index_total():
     params = SearchParams(q="cancer", statuses=())
     assert search_trials(params).count == sql_counts(params)["count"] > 50
@@ -150,6 +182,28 @@ def test_a_broken_index_is_a_clear_503_a_log_line_and_a_red_healthz(
     health = client.get("/healthz")
     assert health.status_code == 503
     assert health.json()["search_index"].startswith(damage)
+
+
+def test_an_index_of_an_older_format_is_never_read_and_the_next_update_rebuilds_it(
+    own_index, client
+):
+    import json
+
+    from django.core.cache import cache
+
+    meta_path = own_index / os.readlink(own_index / "current") / "trialfinder.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("format")  # as the first format wrote it
+    meta_path.write_text(json.dumps(meta))
+    engine.READER.forget()
+    cache.clear()
+    assert client.get("/trials/?q=asthma&status=any").status_code == 503
+    assert "older format" in client.get("/healthz").json()["search_index"]
+    engine.update([Trial.objects.values_list("id", flat=True).first()])
+    assert engine.read_meta()["format"] == engine.INDEX_FORMAT
+    assert engine.READER.searcher().num_docs == Trial.objects.count()
+    cache.clear()
+    assert client.get("/trials/?q=asthma&status=any").status_code == 200
 
 
 def test_healthz_reports_an_index_behind_the_database(own_index, client):

@@ -71,6 +71,10 @@ NOT_STATED = "-"  # a keyword field's empty value ("" is no term): counted back 
 WRITER_HEAP = 200_000_000
 LOC_BUCKETS = 65_000  # Tantivy's limit on the buckets of one aggregation
 FEW_TRIALS = 50  # nearest first: coordinates holding fewer trials are measured together
+# The finest cells of a circle's covering are about radius / this wide. The border is tested on
+# the distinct coordinates of its trials (in the index, cheap), so coarse cells are enough;
+# finer ones cost the covering (Python, once per place and process) and the query's terms.
+BORDER_CELLS_PER_RADIUS = 5
 LOCK_ID = 0x7F15EA2C  # PostgreSQL advisory lock: one writer of the index at a time
 _TSQ_TOKEN_RE = re.compile(r"'((?:[^']|'')*)'|<(\d+|-)>|([&|!()])")
 _TSV_RE = re.compile(r"'((?:[^']|'')*)'(?::([0-9A-D,]+))?")
@@ -939,7 +943,7 @@ def _covering(lat0: float, lon0: float, radius: float) -> tuple[list[str], list[
     span = min(span, 180.0)
     finest = len(GEO_LEVELS) - 1
     for level, size in enumerate(GEO_LEVELS):
-        if size * 111.0 <= radius / 25:
+        if size * 111.0 <= radius / BORDER_CELLS_PER_RADIUS:
             finest = level
             break
     size = GEO_LEVELS[0]

@@ -23,7 +23,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.common import BenchContext, say
+from bench.common import BenchContext, print_figures, say, standalone_context
 from bench.search_bench import setup_django
 
 SUBSCRIPTIONS = 100_000
@@ -300,18 +300,8 @@ def run(ctx: BenchContext) -> dict:
 
 
 if __name__ == "__main__":
-    import os
     import sys
 
-    from bench.common import DATA
-
-    context = BenchContext(
-        n=0,
-        database_url=os.environ["DATABASE_URL"],
-        redis_url=os.environ["REDIS_URL"],
-        zip_path=Path(sys.argv[1]) if len(sys.argv) > 1 else DATA / "none.zip",
-        quick="--quick" in sys.argv,
-    )
-    for key, value in run(context).items():
-        print(f"{key:30} {value:10.2f}")
+    context = standalone_context(zip_path=Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print_figures(run(context))
     print(context.notes)

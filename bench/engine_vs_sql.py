@@ -11,7 +11,6 @@ checks that both give the same total.
 
 import argparse
 import datetime
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile, say
+from bench.common import percentile, say, use_database
 
 
 def main() -> int:
@@ -27,10 +26,7 @@ def main() -> int:
     parser.add_argument("--database", required=True)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{args.database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "True")
+    use_database(args.database)
     import django
 
     django.setup()

@@ -21,7 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, ROOT, percentile, say
+from bench.common import RESULTS, ROOT, percentile, say, use_database
 
 
 def fetch_rows() -> tuple[list, float]:
@@ -114,10 +114,7 @@ def main() -> int:
     parser.add_argument("--times", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{args.database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "True")
+    use_database(args.database)
     root = ROOT / ".local" / "search-index" / f"scale-{args.database}-x{args.times}"
     os.environ["SEARCH_INDEX_DIR"] = str(root)
     import shutil

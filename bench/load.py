@@ -26,12 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, percentile, say
+from common import RESULTS, admin_connect, database_url, free_port, percentile, say
 from soak_stack import (
     Browser,
     SmtpSink,
     celery_worker,
-    free_port,
     gunicorn,
     make_tmp,
     portal_env,
@@ -104,18 +103,9 @@ def parse_args():
     return args
 
 
-def database_url(base: str, name: str) -> str:
-    """DATABASE_URL with another database name (same server, user and options)."""
-    parts = urllib.parse.urlsplit(base)
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def ensure_database(url: str) -> None:
-    import psycopg
-
-    admin_url = database_url(url, "postgres")
     name = urllib.parse.urlsplit(url).path.lstrip("/")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with admin_connect(url) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
             say(f"load: created database {name}")

@@ -21,8 +21,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, say
-from bench.relevance import _database_url, _prepare_database
+from bench.common import ROOT, database_url, say
+from bench.relevance import prepare_database
 
 BANDS = [(6, "≤ 6"), (8, "6-8"), (10, "8-10"), (12, "10-12"), (14, "12-14"), (99, "> 14")]
 TARGET_GRADE, TARGET_SHARE = 8.0, 0.95
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("DEBUG", "True")  # a throwaway local database, no secrets involved
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    url = _database_url(os.environ["DATABASE_URL"], "tf_readability")
-    _prepare_database(url, args.reuse_db)
+    url = database_url(os.environ["DATABASE_URL"], "tf_readability")
+    prepare_database(url, args.reuse_db)
     os.environ["DATABASE_URL"] = url
 
     import django

@@ -25,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, RESULTS, ROOT, say
+from bench.common import PYTHON, RESULTS, ROOT, admin_connect, database_url, say
 
 JUDGED = ROOT / "trials" / "relevance" / "judged.tsv"
 DEMO = (ROOT / "trials" / "demo_data" / "ctgov", ROOT / "trials" / "demo_data" / "reconstructed")
@@ -211,17 +211,10 @@ def report(result: dict, titles: dict[str, str] | None = None, worst: int = 10) 
 # --- the command -------------------------------------------------------------------------------
 
 
-def _database_url(base: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-
-
-def _prepare_database(url: str, reuse: bool) -> None:
-    import psycopg
-
+def prepare_database(url: str, reuse: bool) -> None:
+    """The demo trials migrated and imported into the database of `url` (kept when `reuse`)."""
     name = url.rsplit("/", 1)[1]
-    with psycopg.connect(_database_url(url, "postgres"), autocommit=True) as conn:
+    with admin_connect(url) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and reuse:
             return
@@ -249,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     # Named after the configured database: two checkouts on one server (helpers' worktrees, CI
     # jobs) each drop and reload their own copy, never each other's mid-run.
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0] or "tf"
-    url = _database_url(os.environ["DATABASE_URL"], f"{base}_relevance")
-    _prepare_database(url, args.reuse_db)
+    url = database_url(os.environ["DATABASE_URL"], f"{base}_relevance")
+    prepare_database(url, args.reuse_db)
     os.environ["DATABASE_URL"] = url
 
     import django

@@ -22,15 +22,24 @@ What is measured, honestly:
 
 import http.client
 import os
-import signal
-import socket
 import subprocess
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, BenchContext, percentile, say, summary_ms
+from bench.common import (
+    PYTHON,
+    ROOT,
+    BenchContext,
+    free_port,
+    percentile,
+    print_figures,
+    say,
+    standalone_context,
+    stop_group,
+    summary_ms,
+)
 
 CLIENTS = 10
 
@@ -91,12 +100,6 @@ REALISTIC_QUERIES = [
 # --- gunicorn ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_env(ctx: BenchContext, **extra) -> dict:
     return ctx.env(
         SEARCH_RATE_PER_MINUTE=str(10**9),  # 10 clients from one address are not a flood here
@@ -151,12 +154,7 @@ def gunicorn(ctx: BenchContext, **extra_env):
             time.sleep(0.3)
         yield port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, timeout=20)
 
 
 def get_once(port: int, path: str) -> tuple[int, bytes]:
@@ -517,17 +515,6 @@ def _warm_hit_share(ctx: BenchContext, workload) -> float:
 if __name__ == "__main__":
     import sys
 
-    from bench.common import DATA
-
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    context = BenchContext(
-        n=n,
-        database_url=os.environ["DATABASE_URL"],
-        redis_url=os.environ["REDIS_URL"],
-        zip_path=DATA / "none.zip",
-        quick="--quick" in sys.argv,
-    )
-    result = run(context)
-    for key, value in result.items():
-        print(f"{key:50} {value:10.2f}")
+    context = standalone_context(n=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print_figures(run(context), width=50)
     print(context.notes)

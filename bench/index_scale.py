@@ -70,28 +70,23 @@ def build(rows: list, times: int, path: Path) -> tuple[float, float]:
 def run_mix(rounds: int) -> dict:
     import datetime
 
-    from django.http import QueryDict
     from django.utils import timezone
 
-    from bench.search_bench import QUERIES
+    from bench.search_bench import QUERIES, parsed_search
     from trials import engine
     from trials.models import FRESH_DAYS
     from trials.query import understand
-    from trials.search import compile_query, engine_filters, parse_page, parse_params, resolve_place
+    from trials.search import compile_query, engine_filters
 
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
     prepared = []
     for label, query in QUERIES:
-        data = QueryDict(query)
-        params, _ = parse_params(data)
-        params, _ = resolve_place(params)
+        params, page = parsed_search(query)
         compiled = compile_query(understand(params.q, params.lang)) if params.q else None
         sort = params.effective_sort
         if sort == "relevance" and not compiled:
             sort = "updated"
-        prepared.append(
-            (label, compiled, engine_filters(params), sort, parse_page(data.get("page")))
-        )
+        prepared.append((label, compiled, engine_filters(params), sort, page))
     times: dict[str, list[float]] = {label: [] for label, *_ in prepared}
     for _ in range(rounds):
         for label, compiled, filters, sort, _page in prepared:

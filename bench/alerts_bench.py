@@ -164,31 +164,22 @@ def _create_subscriptions(rng: random.Random, watched_trials: list[int]) -> None
         if rng.random() < WATCHER_SHARE:
             pool = watched_trials if rng.random() < 0.1 and watched_trials else trial_ids
             trial_id = rng.choice(pool)
-            key = Subscription.key_for(Subscription.Kind.TRIAL, [], trial_id)
-            if (subscriber_id, key) in seen:
-                continue
-            row = Subscription(
-                subscriber_id=subscriber_id,
-                kind=Subscription.Kind.TRIAL,
-                trial_id=trial_id,
-                query=[],
-                query_key=key,
-                frequency=rng.choice(frequencies),
-                **now_fields,
-            )
+            kind, query, columns = Subscription.Kind.TRIAL, [], {"trial_id": trial_id}
+            key = Subscription.key_for(kind, query, trial_id)
         else:
+            kind = Subscription.Kind.SEARCH
             query, key, columns = rng.choice(variants)
-            if (subscriber_id, key) in seen:
-                continue
-            row = Subscription(
-                subscriber_id=subscriber_id,
-                kind=Subscription.Kind.SEARCH,
-                query=query,
-                query_key=key,
-                frequency=rng.choice(frequencies),
-                **now_fields,
-                **columns,
-            )
+        if (subscriber_id, key) in seen:
+            continue
+        row = Subscription(
+            subscriber_id=subscriber_id,
+            kind=kind,
+            query=query,
+            query_key=key,
+            frequency=rng.choice(frequencies),
+            **now_fields,
+            **columns,
+        )
         seen.add((subscriber_id, key))
         batch.append(row)
         made += 1

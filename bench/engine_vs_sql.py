@@ -30,34 +30,24 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.http import QueryDict
     from django.utils import timezone
 
-    from bench.search_bench import QUERIES
+    from bench.search_bench import QUERIES, engine_search
     from trials import engine
     from trials.models import FRESH_DAYS
-    from trials.query import understand
     from trials.search import (
         CACHED_RANKS,
         _count_and_facet_counts,
         _ranked_ids,
         _refs_and_args,
-        compile_query,
         engine_filters,
-        parse_params,
-        resolve_place,
     )
 
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
     old, new = [], []
     for _ in range(args.rounds):
         for label, query in QUERIES:
-            params, _ = parse_params(QueryDict(query))
-            params, _ = resolve_place(params)
-            compiled = compile_query(understand(params.q, params.lang)) if params.q else None
-            sort = params.effective_sort
-            if sort == "relevance" and not compiled:
-                sort = "updated"
+            params, _page, compiled, sort = engine_search(query)
             refs, args_ = _refs_and_args(params, compiled)
             started = time.perf_counter()
             counts = _count_and_facet_counts(refs, args_, True)

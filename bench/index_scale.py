@@ -72,20 +72,15 @@ def run_mix(rounds: int) -> dict:
 
     from django.utils import timezone
 
-    from bench.search_bench import QUERIES, parsed_search
+    from bench.search_bench import QUERIES, engine_search
     from trials import engine
     from trials.models import FRESH_DAYS
-    from trials.query import understand
-    from trials.search import compile_query, engine_filters
+    from trials.search import engine_filters
 
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
     prepared = []
     for label, query in QUERIES:
-        params, page = parsed_search(query)
-        compiled = compile_query(understand(params.q, params.lang)) if params.q else None
-        sort = params.effective_sort
-        if sort == "relevance" and not compiled:
-            sort = "updated"
+        params, page, compiled, sort = engine_search(query)
         prepared.append((label, compiled, engine_filters(params), sort, page))
     times: dict[str, list[float]] = {label: [] for label, *_ in prepared}
     for _ in range(rounds):

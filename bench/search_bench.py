@@ -269,6 +269,20 @@ def parsed_search(query: str):
     return params, parse_page(data.get("page"))
 
 
+def engine_search(query: str):
+    """(parameters, page, compiled words, sort) of a query string, as the search hands them to
+    the index: no words to rank by, the newest first."""
+    from trials.query import understand
+    from trials.search import compile_query
+
+    params, page = parsed_search(query)
+    compiled = compile_query(understand(params.q, params.lang)) if params.q else None
+    sort = params.effective_sort
+    if sort == "relevance" and not compiled:
+        sort = "updated"
+    return params, page, compiled, sort
+
+
 def sql_load(database_url: str, workload: list[list[tuple[str, object]]], requests: int) -> dict:
     """Replay each search's statements (one search = one sample) on 10 psycopg connections."""
     import psycopg

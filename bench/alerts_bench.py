@@ -23,7 +23,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.common import BenchContext, say
+from bench.common import BenchContext, print_figures, say, standalone_context
 from bench.search_bench import setup_django
 
 SUBSCRIPTIONS = 100_000
@@ -164,31 +164,22 @@ def _create_subscriptions(rng: random.Random, watched_trials: list[int]) -> None
         if rng.random() < WATCHER_SHARE:
             pool = watched_trials if rng.random() < 0.1 and watched_trials else trial_ids
             trial_id = rng.choice(pool)
-            key = Subscription.key_for(Subscription.Kind.TRIAL, [], trial_id)
-            if (subscriber_id, key) in seen:
-                continue
-            row = Subscription(
-                subscriber_id=subscriber_id,
-                kind=Subscription.Kind.TRIAL,
-                trial_id=trial_id,
-                query=[],
-                query_key=key,
-                frequency=rng.choice(frequencies),
-                **now_fields,
-            )
+            kind, query, columns = Subscription.Kind.TRIAL, [], {"trial_id": trial_id}
+            key = Subscription.key_for(kind, query, trial_id)
         else:
+            kind = Subscription.Kind.SEARCH
             query, key, columns = rng.choice(variants)
-            if (subscriber_id, key) in seen:
-                continue
-            row = Subscription(
-                subscriber_id=subscriber_id,
-                kind=Subscription.Kind.SEARCH,
-                query=query,
-                query_key=key,
-                frequency=rng.choice(frequencies),
-                **now_fields,
-                **columns,
-            )
+        if (subscriber_id, key) in seen:
+            continue
+        row = Subscription(
+            subscriber_id=subscriber_id,
+            kind=kind,
+            query=query,
+            query_key=key,
+            frequency=rng.choice(frequencies),
+            **now_fields,
+            **columns,
+        )
         seen.add((subscriber_id, key))
         batch.append(row)
         made += 1
@@ -300,18 +291,8 @@ def run(ctx: BenchContext) -> dict:
 
 
 if __name__ == "__main__":
-    import os
     import sys
 
-    from bench.common import DATA
-
-    context = BenchContext(
-        n=0,
-        database_url=os.environ["DATABASE_URL"],
-        redis_url=os.environ["REDIS_URL"],
-        zip_path=Path(sys.argv[1]) if len(sys.argv) > 1 else DATA / "none.zip",
-        quick="--quick" in sys.argv,
-    )
-    for key, value in run(context).items():
-        print(f"{key:30} {value:10.2f}")
+    context = standalone_context(zip_path=Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print_figures(run(context))
     print(context.notes)

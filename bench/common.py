@@ -1,14 +1,20 @@
-"""What every benchmark section shares: the context it runs in and small measuring helpers.
+"""What every benchmark shares: the context a section runs in, small measuring helpers, and the
+databases, ports and processes the scripts set up.
 
 Each section is a module with `run(ctx: BenchContext) -> dict`, returning the numbers it
 measured under the result keys of bench/README.md (numbers only), plus optional extra keys.
 """
 
+import contextlib
 import os
 import secrets
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,3 +78,65 @@ def summary_ms(seconds: list[float]) -> dict:
         "mean": statistics.fmean(ms) if ms else float("nan"),
         "count": len(ms),
     }
+
+
+def standalone_context(*, n: int = 0, zip_path: Path | None = None) -> BenchContext:
+    """The context of a section run on its own (`python -m bench.<section> [--quick]`), on the
+    database of DATABASE_URL as it is."""
+    return BenchContext(
+        n=n,
+        database_url=os.environ["DATABASE_URL"],
+        redis_url=os.environ["REDIS_URL"],
+        zip_path=zip_path or DATA / "none.zip",
+        quick="--quick" in sys.argv,
+    )
+
+
+def print_figures(results: dict, width: int = 30) -> None:
+    for key, value in results.items():
+        print(f"{key:{width}} {value:10.2f}")
+
+
+# --- databases, ports, processes -------------------------------------------------------------
+
+
+def database_url(base: str, name: str) -> str:
+    """DATABASE_URL with another database name (same server, user and options)."""
+    parts = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def admin_connect(url: str):
+    """An autocommit connection to the server's `postgres` database, to create or drop others."""
+    import psycopg
+
+    return psycopg.connect(database_url(url, "postgres"), autocommit=True)
+
+
+def use_database(name: str) -> None:
+    """A script run by hand on another database of DATABASE_URL's server: the environment
+    Django is then set up from (a local database: DEBUG unless told otherwise)."""
+    os.environ["DATABASE_URL"] = database_url(os.environ["DATABASE_URL"], name)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "True")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM to the process's session (it was started with start_new_session=True, so its
+    children get it too), SIGKILL when it outlives `timeout`."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -11,7 +11,6 @@ checks that both give the same total.
 
 import argparse
 import datetime
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile, say
+from bench.common import percentile, say, use_database
 
 
 def main() -> int:
@@ -27,41 +26,28 @@ def main() -> int:
     parser.add_argument("--database", required=True)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{args.database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "True")
+    use_database(args.database)
     import django
 
     django.setup()
-    from django.http import QueryDict
     from django.utils import timezone
 
-    from bench.search_bench import QUERIES
+    from bench.search_bench import QUERIES, engine_search
     from trials import engine
     from trials.models import FRESH_DAYS
-    from trials.query import understand
     from trials.search import (
         CACHED_RANKS,
         _count_and_facet_counts,
         _ranked_ids,
         _refs_and_args,
-        compile_query,
         engine_filters,
-        parse_params,
-        resolve_place,
     )
 
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
     old, new = [], []
     for _ in range(args.rounds):
         for label, query in QUERIES:
-            params, _ = parse_params(QueryDict(query))
-            params, _ = resolve_place(params)
-            compiled = compile_query(understand(params.q, params.lang)) if params.q else None
-            sort = params.effective_sort
-            if sort == "relevance" and not compiled:
-                sort = "updated"
+            params, _page, compiled, sort = engine_search(query)
             refs, args_ = _refs_and_args(params, compiled)
             started = time.perf_counter()
             counts = _count_and_facet_counts(refs, args_, True)

@@ -21,7 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, ROOT, percentile, say
+from bench.common import RESULTS, ROOT, percentile, say, use_database
 
 
 def fetch_rows() -> tuple[list, float]:
@@ -70,28 +70,18 @@ def build(rows: list, times: int, path: Path) -> tuple[float, float]:
 def run_mix(rounds: int) -> dict:
     import datetime
 
-    from django.http import QueryDict
     from django.utils import timezone
 
-    from bench.search_bench import QUERIES
+    from bench.search_bench import QUERIES, engine_search
     from trials import engine
     from trials.models import FRESH_DAYS
-    from trials.query import understand
-    from trials.search import compile_query, engine_filters, parse_page, parse_params, resolve_place
+    from trials.search import engine_filters
 
     fresh_since = (timezone.now() - datetime.timedelta(days=FRESH_DAYS)).timestamp()
     prepared = []
     for label, query in QUERIES:
-        data = QueryDict(query)
-        params, _ = parse_params(data)
-        params, _ = resolve_place(params)
-        compiled = compile_query(understand(params.q, params.lang)) if params.q else None
-        sort = params.effective_sort
-        if sort == "relevance" and not compiled:
-            sort = "updated"
-        prepared.append(
-            (label, compiled, engine_filters(params), sort, parse_page(data.get("page")))
-        )
+        params, page, compiled, sort = engine_search(query)
+        prepared.append((label, compiled, engine_filters(params), sort, page))
     times: dict[str, list[float]] = {label: [] for label, *_ in prepared}
     for _ in range(rounds):
         for label, compiled, filters, sort, _page in prepared:
@@ -114,10 +104,7 @@ def main() -> int:
     parser.add_argument("--times", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{args.database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "True")
+    use_database(args.database)
     root = ROOT / ".local" / "search-index" / f"scale-{args.database}-x{args.times}"
     os.environ["SEARCH_INDEX_DIR"] = str(root)
     import shutil

@@ -26,12 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, percentile, say
+from common import RESULTS, admin_connect, database_url, free_port, percentile, say
 from soak_stack import (
     Browser,
     SmtpSink,
     celery_worker,
-    free_port,
     gunicorn,
     make_tmp,
     portal_env,
@@ -104,21 +103,16 @@ def parse_args():
     return args
 
 
-def database_url(base: str, name: str) -> str:
-    """DATABASE_URL with another database name (same server, user and options)."""
-    parts = urllib.parse.urlsplit(base)
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def ensure_database(url: str) -> None:
-    import psycopg
-
-    admin_url = database_url(url, "postgres")
     name = urllib.parse.urlsplit(url).path.lstrip("/")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with admin_connect(url) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
             say(f"load: created database {name}")
+
+
+# What Mix.next draws, as the reports name it.
+MIX = "search 38%, trial page 30%, API list 20%, API detail 7%, home 3%, contact 2%"
 
 
 class Mix:
@@ -335,7 +329,6 @@ def main() -> int:
             proc.stop()
         sink.close()
         remove_tmp(tmp)
-    held = [s for s in steps if not s["degraded"]]
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": cores,
@@ -343,21 +336,36 @@ def main() -> int:
         "web_processes": args.web_processes,
         "celery_workers": args.celery_workers,
         "step_seconds": args.seconds,
-        "mix": "search 38%, trial page 30%, API list 20%, API detail 7%, home 3%, contact 2%",
+        "mix": MIX,
+        **outcome(steps, breaking, check),
+    }
+    print_table(result)
+    return save(result, "load")
+
+
+def outcome(steps: list[dict], breaking: int | None, check: dict) -> dict:
+    """The steps and what they held, and the inquiries' check: the figures of every report."""
+    held = [s for s in steps if not s["degraded"]]
+    return {
         "steps": steps,
         "breaks_at_clients": breaking,
         "held_up_to_clients": held[-1]["clients"] if held else None,
         "max_rps_held": max((s["rps"] for s in held), default=None),
         "inquiries": check,
     }
-    print_table(result)
+
+
+def save(result: dict, name: str) -> int:
+    """Writes bench/results/<name>-<UTC time>.json; the exit code: 1 when an inquiry or email
+    was lost or sent twice, or a step that held had errors."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"load-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = RESULTS / f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2))
     say(f"load: results in {path.relative_to(RESULTS.parent.parent)}")
+    check = result["inquiries"]
     lost = check["inquiries_lost"] or check["emails_missing"] or check["emails_duplicated"]
-    errors_below = any(s["errors"] for s in held)
-    return 1 if lost or errors_below else 0
+    held = [s for s in result["steps"] if not s["degraded"]]
+    return 1 if lost or any(s["errors"] for s in held) else 0
 
 
 def all_nct_ids(url: str) -> list[str]:
@@ -536,7 +544,6 @@ def main_cluster(args) -> int:
                 cluster, args.import_trials, cluster.web_ports, cluster.trials, all_trials,
                 args.seed,
             )  # fmt: skip
-    held = [s for s in steps if not s["degraded"]]
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": cores,
@@ -548,12 +555,8 @@ def main_cluster(args) -> int:
             "celery": "workers email (celery,email), alerts, import; 2 beats",
         },
         "step_seconds": args.seconds,
-        "mix": "search 38%, trial page 30%, API list 20%, API detail 7%, home 3%, contact 2%",
-        "steps": steps,
-        "breaks_at_clients": breaking,
-        "held_up_to_clients": held[-1]["clients"] if held else None,
-        "max_rps_held": max((s["rps"] for s in held), default=None),
-        "inquiries": check,
+        "mix": MIX,
+        **outcome(steps, breaking, check),
         "replica_under_import": lag,
         "compared": compared,
     }
@@ -564,15 +567,10 @@ def main_cluster(args) -> int:
     if lag:
         for name in ("bulk_import", "nightly_update"):
             print(f"{name}: {lag[name]}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     flavour = "".join(
         ["-noreplica" if args.no_replica else "", "-nopgbouncer" if args.no_pgbouncer else ""]
     )
-    path = RESULTS / f"load-cluster{flavour}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(result, indent=2))
-    say(f"load: results in {path.relative_to(RESULTS.parent.parent)}")
-    lost = check["inquiries_lost"] or check["emails_missing"] or check["emails_duplicated"]
-    return 1 if lost or any(s["errors"] for s in held) else 0
+    return save(result, f"load-cluster{flavour}")
 
 
 if __name__ == "__main__":

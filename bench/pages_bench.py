@@ -13,7 +13,7 @@ the other for the same number of seconds.
 
 import random
 
-from bench.common import BenchContext, say
+from bench.common import BenchContext, print_figures, say, standalone_context
 from bench.search_bench import collectstatic, get_once, gunicorn, http_load, setup_django
 
 COMMON_SEARCHES = [
@@ -75,17 +75,4 @@ def run(ctx: BenchContext) -> dict:
 
 
 if __name__ == "__main__":
-    import os
-    import sys
-
-    from bench.common import DATA
-
-    context = BenchContext(
-        n=0,
-        database_url=os.environ["DATABASE_URL"],
-        redis_url=os.environ["REDIS_URL"],
-        zip_path=DATA / "none.zip",
-        quick="--quick" in sys.argv,
-    )
-    for key, value in run(context).items():
-        print(f"{key:30} {value:10.2f}")
+    print_figures(run(standalone_context()))

@@ -13,7 +13,6 @@ issue 17: grade 8 or below for at least 95% of the demo trials, in each language
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, say
-from bench.relevance import _database_url, _prepare_database
+from bench.relevance import django_on_demo_copy
 
 BANDS = [(6, "≤ 6"), (8, "6-8"), (10, "8-10"), (12, "10-12"), (14, "12-14"), (99, "> 14")]
 TARGET_GRADE, TARGET_SHARE = 8.0, 0.95
@@ -106,15 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reuse-db", action="store_true", help="keep a loaded tf_readability")
     args = parser.parse_args(argv)
-    os.environ.setdefault("DEBUG", "True")  # a throwaway local database, no secrets involved
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    url = _database_url(os.environ["DATABASE_URL"], "tf_readability")
-    _prepare_database(url, args.reuse_db)
-    os.environ["DATABASE_URL"] = url
-
-    import django
-
-    django.setup()
+    django_on_demo_copy("tf_readability", args.reuse_db)
     from trials.models import Trial
 
     # The staff texts of the demo (what `make run` loads), where staff have not written others.

@@ -25,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, RESULTS, ROOT, say
+from bench.common import PYTHON, RESULTS, ROOT, admin_connect, say, use_database
 
 JUDGED = ROOT / "trials" / "relevance" / "judged.tsv"
 DEMO = (ROOT / "trials" / "demo_data" / "ctgov", ROOT / "trials" / "demo_data" / "reconstructed")
@@ -211,17 +211,20 @@ def report(result: dict, titles: dict[str, str] | None = None, worst: int = 10) 
 # --- the command -------------------------------------------------------------------------------
 
 
-def _database_url(base: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
+def django_on_demo_copy(name: str, reuse: bool) -> None:
+    """Django set up on database `name` of DATABASE_URL's server, holding the demo trials
+    (loaded afresh unless `reuse` finds them there)."""
+    use_database(name)
+    _prepare_database(os.environ["DATABASE_URL"], reuse)
+    import django
 
-    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+    django.setup()
 
 
 def _prepare_database(url: str, reuse: bool) -> None:
-    import psycopg
-
+    """The demo trials migrated and imported into the database of `url` (kept when `reuse`)."""
     name = url.rsplit("/", 1)[1]
-    with psycopg.connect(_database_url(url, "postgres"), autocommit=True) as conn:
+    with admin_connect(url) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and reuse:
             return
@@ -244,18 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-db", action="store_true", help="keep the loaded copy")
     parser.add_argument("--label", default="", help="a word added to the JSON file name")
     args = parser.parse_args(argv)
-    os.environ.setdefault("DEBUG", "True")  # a throwaway local database, no secrets involved
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # Named after the configured database: two checkouts on one server (helpers' worktrees, CI
     # jobs) each drop and reload their own copy, never each other's mid-run.
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0] or "tf"
-    url = _database_url(os.environ["DATABASE_URL"], f"{base}_relevance")
-    _prepare_database(url, args.reuse_db)
-    os.environ["DATABASE_URL"] = url
-
-    import django
-
-    django.setup()
+    django_on_demo_copy(f"{base}_relevance", args.reuse_db)
     from trials.models import Trial
     from trials.search import bump_search_generation
 

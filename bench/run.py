@@ -23,14 +23,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.common import PYTHON, RESULTS, ROOT, BenchContext, say
+from bench.common import PYTHON, RESULTS, ROOT, BenchContext, admin_connect, database_url, say
 from bench.generate import generate, zip_path_for
 
 SECTIONS = ("import", "search", "pages", "alerts")
@@ -68,15 +67,6 @@ SMALL_N = 60_000
 LARGE_N = 600_000
 
 
-def database_url(base: str, name: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _admin_connect(url: str):
-    return psycopg.connect(database_url(url, "postgres"), autocommit=True)
-
-
 def trial_count(url: str) -> int | None:
     try:
         with psycopg.connect(url) as conn:
@@ -86,13 +76,13 @@ def trial_count(url: str) -> int | None:
 
 
 def recreate_database(base_url: str, name: str) -> None:
-    with _admin_connect(base_url) as conn:
+    with admin_connect(base_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def drop_database(base_url: str, name: str) -> None:
-    with _admin_connect(base_url) as conn:
+    with admin_connect(base_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

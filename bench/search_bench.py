@@ -22,15 +22,24 @@ What is measured, honestly:
 
 import http.client
 import os
-import signal
-import socket
 import subprocess
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, BenchContext, percentile, say, summary_ms
+from bench.common import (
+    PYTHON,
+    ROOT,
+    BenchContext,
+    free_port,
+    percentile,
+    print_figures,
+    say,
+    standalone_context,
+    stop_group,
+    summary_ms,
+)
 
 CLIENTS = 10
 
@@ -91,12 +100,6 @@ REALISTIC_QUERIES = [
 # --- gunicorn ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_env(ctx: BenchContext, **extra) -> dict:
     return ctx.env(
         SEARCH_RATE_PER_MINUTE=str(10**9),  # 10 clients from one address are not a flood here
@@ -151,12 +154,7 @@ def gunicorn(ctx: BenchContext, **extra_env):
             time.sleep(0.3)
         yield port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, timeout=20)
 
 
 def get_once(port: int, path: str) -> tuple[int, bytes]:
@@ -223,13 +221,17 @@ def http_load(
                     state["errors"] += 1
         conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    _run_threads(client, clients)
+    wall = time.perf_counter() - started
+    return {"latencies": latencies, "wall": wall, "errors": state["errors"], "count": state["next"]}
+
+
+def _run_threads(target, count: int) -> None:
+    threads = [threading.Thread(target=target) for _ in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - started
-    return {"latencies": latencies, "wall": wall, "errors": state["errors"], "count": state["next"]}
 
 
 # --- raw SQL -------------------------------------------------------------------------------------
@@ -238,17 +240,9 @@ def http_load(
 def capture_sql(query: str) -> list[tuple[str, object]]:
     """Every statement the search page runs for `query` with the search cache cold."""
     from django.db import connection
-    from django.http import QueryDict
 
-    from trials.search import (
-        bump_search_generation,
-        parse_page,
-        parse_params,
-        resolve_place,
-        search_trials,
-    )
+    from trials.search import bump_search_generation, search_trials
 
-    data = QueryDict(query)
     statements: list[tuple[str, object]] = []
 
     def record(execute, sql, params, many, context):
@@ -257,10 +251,36 @@ def capture_sql(query: str) -> list[tuple[str, object]]:
 
     bump_search_generation()
     with connection.execute_wrapper(record):
-        params, _errors = parse_params(data)
-        params, _ = resolve_place(params)
-        search_trials(params, page=parse_page(data.get("page")))
+        params, page = parsed_search(query)
+        search_trials(params, page=page)
     return statements
+
+
+def parsed_search(query: str):
+    """(search parameters with the place resolved, page) of a query string, as the page reads
+    them."""
+    from django.http import QueryDict
+
+    from trials.search import parse_page, parse_params, resolve_place
+
+    data = QueryDict(query)
+    params, _errors = parse_params(data)
+    params, _suggestion = resolve_place(params)
+    return params, parse_page(data.get("page"))
+
+
+def engine_search(query: str):
+    """(parameters, page, compiled words, sort) of a query string, as the search hands them to
+    the index: no words to rank by, the newest first."""
+    from trials.query import understand
+    from trials.search import compile_query
+
+    params, page = parsed_search(query)
+    compiled = compile_query(understand(params.q, params.lang)) if params.q else None
+    sort = params.effective_sort
+    if sort == "relevance" and not compiled:
+        sort = "updated"
+    return params, page, compiled, sort
 
 
 def sql_load(database_url: str, workload: list[list[tuple[str, object]]], requests: int) -> dict:
@@ -295,12 +315,8 @@ def sql_load(database_url: str, workload: list[list[tuple[str, object]]], reques
                 with lock:
                     latencies[i].append(elapsed)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_threads(client, CLIENTS)
     return {"latencies": latencies, "wall": time.perf_counter() - started}
 
 
@@ -371,26 +387,15 @@ def run(ctx: BenchContext) -> dict:
     say(f"search: raw SQL, {sql_requests} searches, {CLIENTS} connections")
     sql = sql_load(ctx.database_url, workload, sql_requests)
 
-    page_all = [x for lat in warm["latencies"].values() for x in lat]
-    cold_all = [x for lat in cold["latencies"].values() for x in lat]
-    sql_all = [x for lat in sql["latencies"].values() for x in lat]
-    page_s, cold_s, sql_s = summary_ms(page_all), summary_ms(cold_all), summary_ms(sql_all)
+    page_s, cold_s, sql_s = _summary(warm), _summary(cold), _summary(sql)
 
     per_query = {}
     for i, path in enumerate(paths):
         label = labels[path]
-        per_query[f"search_q_{label}_page_p50_ms"] = percentile(
-            [x * 1000 for x in warm["latencies"][path]], 50
-        )
-        per_query[f"search_q_{label}_page_p95_ms"] = percentile(
-            [x * 1000 for x in warm["latencies"][path]], 95
-        )
-        per_query[f"search_q_{label}_cold_p95_ms"] = percentile(
-            [x * 1000 for x in cold["latencies"][path]], 95
-        )
-        per_query[f"search_q_{label}_sql_p95_ms"] = percentile(
-            [x * 1000 for x in sql["latencies"][i]], 95
-        )
+        per_query[f"search_q_{label}_page_p50_ms"] = _ms(warm["latencies"][path], 50)
+        per_query[f"search_q_{label}_page_p95_ms"] = _ms(warm["latencies"][path], 95)
+        per_query[f"search_q_{label}_cold_p95_ms"] = _ms(cold["latencies"][path], 95)
+        per_query[f"search_q_{label}_sql_p95_ms"] = _ms(sql["latencies"][i], 95)
     slowest = sorted(
         ((v, k) for k, v in per_query.items() if k.endswith("_cold_p95_ms")), reverse=True
     )[:3]
@@ -399,13 +404,9 @@ def run(ctx: BenchContext) -> dict:
         f"cold SQL p95 {sql_s['p95']:.0f} ms; slowest cold: "
         + ", ".join(f"{k[9:-12]} {v:.0f} ms" for v, k in slowest)
     )
-    c1 = summary_ms([x for lat in cold_1c["latencies"].values() for x in lat])
-    c10 = summary_ms([x for lat in cold_10c["latencies"].values() for x in lat])
-    creal = summary_ms([x for lat in cold_real["latencies"].values() for x in lat])
+    c1, c10, creal = _summary(cold_1c), _summary(cold_10c), _summary(cold_real)
     for path in paths:
-        per_query[f"search_q_{labels[path]}_cold_1c_p50_ms"] = percentile(
-            [x * 1000 for x in cold_1c["latencies"][path]], 50
-        )
+        per_query[f"search_q_{labels[path]}_cold_1c_p50_ms"] = _ms(cold_1c["latencies"][path], 50)
     ctx.notes["search_cold"] = (
         f"cold, one client: p50 {c1['p50']:.0f} ms, p95 {c1['p95']:.0f} ms; 10 clients: "
         f"{cold_10c['count'] / cold_10c['wall']:.1f}/s, p95 {c10['p95']:.0f} ms; realistic mix "
@@ -440,6 +441,15 @@ def run(ctx: BenchContext) -> dict:
         "search_sql_statements_per_search": statements / len(workload),
         **per_query,
     }
+
+
+def _summary(load: dict) -> dict:
+    """p50/p95/p99 (ms) of every request of an http_load or sql_load."""
+    return summary_ms([x for latencies in load["latencies"].values() for x in latencies])
+
+
+def _ms(seconds: list[float], p: float) -> float:
+    return percentile([x * 1000 for x in seconds], p)
 
 
 def _workers_rss_mb() -> float:
@@ -480,17 +490,14 @@ def _index_figures() -> dict:
 def _warm_hit_share(ctx: BenchContext, workload) -> float:
     """Share of the warm mix served from the search cache (total, facets and ranks)."""
     from django.db import connection
-    from django.http import QueryDict
 
     from trials import engine
-    from trials.search import parse_page, parse_params, resolve_place, search_trials
+    from trials.search import search_trials
 
     hits = 0
     for _, query in QUERIES:
-        data = QueryDict(query)
-        params, _ = parse_params(data)
-        params, _ = resolve_place(params)
-        search_trials(params, page=parse_page(data.get("page")))  # warm it
+        params, page = parsed_search(query)
+        search_trials(params, page=page)  # warm it
         statements: list[str] = []
 
         def record(execute, sql, params, many, context, statements=statements):
@@ -507,7 +514,7 @@ def _warm_hit_share(ctx: BenchContext, workload) -> float:
         engine.Search.__init__ = counting
         try:
             with connection.execute_wrapper(record):
-                search_trials(params, page=parse_page(data.get("page")))
+                search_trials(params, page=page)
         finally:
             engine.Search.__init__ = original
         hits += not searched
@@ -517,17 +524,6 @@ def _warm_hit_share(ctx: BenchContext, workload) -> float:
 if __name__ == "__main__":
     import sys
 
-    from bench.common import DATA
-
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    context = BenchContext(
-        n=n,
-        database_url=os.environ["DATABASE_URL"],
-        redis_url=os.environ["REDIS_URL"],
-        zip_path=DATA / "none.zip",
-        quick="--quick" in sys.argv,
-    )
-    result = run(context)
-    for key, value in result.items():
-        print(f"{key:50} {value:10.2f}")
+    context = standalone_context(n=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print_figures(run(context), width=50)
     print(context.notes)

@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import RESULTS, percentile, say
+from common import RESULTS, free_port, percentile, say
 from soak_stack import (
     Browser,
     Postgres,
@@ -44,7 +44,6 @@ from soak_stack import (
     SmtpSink,
     Valkey,
     celery_worker,
-    free_port,
     gunicorn,
     make_tmp,
     pid_of_client,

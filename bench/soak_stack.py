@@ -14,7 +14,6 @@ import http.client
 import itertools
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -27,16 +26,10 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT
+from common import ROOT, RUN_SECRET_KEY, free_port, stop_group
 
 VENV_BIN = Path(sys.executable).parent
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_port(port: int, timeout: float = 30.0) -> bool:
@@ -309,20 +302,8 @@ class Proc:
         self.proc.wait()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)
-            self.proc.wait()
-
-
-# One key for every process of a run; random, because production settings refuse a written one.
-RUN_SECRET_KEY = secrets.token_urlsafe(50)
+        if self.proc is not None:
+            stop_group(self.proc, timeout)
 
 
 def portal_env(

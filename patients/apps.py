@@ -9,8 +9,11 @@ class PatientsConfig(AppConfig):
     def ready(self):
         from notifications import one_click
         from patients.alternatives import one_click_recipient
+        from patients.views import print_answers
+        from trials.views import register_print_answers
 
         one_click.register_recipient_lookup(one_click_recipient)
+        register_print_answers(print_answers)
         from django.contrib.auth.signals import user_logged_in
 
         user_logged_in.connect(_remember_admin_language, dispatch_uid="tf-staff-language")

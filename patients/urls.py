@@ -6,7 +6,6 @@ app_name = "patients"
 urlpatterns = [
     path("trials/<str:nct_id>/contact/", views.contact, name="contact"),
     path("trials/<str:nct_id>/contact/sent/<str:token>/", views.sent, name="sent"),
-    path("trials/<str:nct_id>/print/", views.trial_print, name="print"),
     path("inquiries/withdraw/<str:token>/", views.withdraw, name="withdraw"),
     path("inquiries/status/<str:token>/", views.status, name="status"),
     path("inquiries/status/<str:token>/print/", views.status_print, name="status-print"),

@@ -9,7 +9,6 @@ import uuid
 from django.core import signing
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.http import urlencode
 from django.utils.translation import get_language, gettext_lazy
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from config import ratelimit
 from config.outage import survives_db_outage
-from config.privacy import private, private_page
+from config.privacy import private_page
 from patients import alternatives, services, sites
 from patients.consent import CONSENT_TEXT, CONSENT_VERSION
 from patients.forms import (
@@ -35,40 +34,14 @@ from patients.models import (
     SiteConfirmation,
 )
 from trials import geo
-from trials.models import CoordinatorStatus, Site, SiteStatus, Trial
-from trials.plain import plain_read
+from trials.models import CoordinatorStatus, Site, Trial
+from trials.views import print_page
 
 # Enough for a family contacting a few trials; too few for a flood.
 CONTACT_PER_IP = ratelimit.Limit("contact-ip", 5, 3600)
 CONTACT_PER_EMAIL = ratelimit.Limit("contact-email", 3, 86400)
 SENT_SALT = "patients.sent"
 SENT_MAX_AGE = 24 * 3600
-
-
-# Sites recruiting now come before those about to, and those the registry gives no status last.
-_STATUS_ORDER = {SiteStatus.RECRUITING: 0, SiteStatus.NOT_YET_RECRUITING: 1}
-
-
-def recruiting_sites(trial: Trial, point: geo.Point | None) -> list[Site]:
-    """The sites a patient may contact: recruiting ones first, then those not yet recruiting;
-    within each, nearest first when a place is known, else in the registry's order (the first
-    is preselected)."""
-    sites = list(Site.objects.recruiting().filter(trial=trial).order_by("position", "id"))
-    for site in sites:
-        site.distance_km = (
-            geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude)
-            if point and site.latitude is not None
-            else None
-        )
-    sites.sort(
-        key=lambda s: (
-            _STATUS_ORDER.get(s.status, 2),
-            s.distance_km is None,
-            s.distance_km or 0,
-            s.position,
-        )
-    )
-    return sites
 
 
 def _coarse_place(near: str, point: geo.Point | None) -> str:
@@ -98,7 +71,7 @@ def contact(request, nct_id):
     trial = Trial.objects.get_by_nct_or_404(nct_id)
     near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
     point = geo.place(near)
-    sites = recruiting_sites(trial, point)
+    sites = trial.recruiting_sites(point)
     questions = PrescreenQuestion.objects.filter(trial=trial, active=True)
     ctx = {
         "trial": trial,
@@ -361,54 +334,16 @@ def status_print(request, token):
         return render(request, "patients/status.html", {"state": "gone"})
     near = inquiry.near or alternatives.site_place(inquiry.site)
     answers = inquiry.prescreen.get("answers", [])
-    return _render_print(request, inquiry.trial, near, answers)
+    return print_page(request, inquiry.trial, near, answers)
 
 
-# --- the printable summary ("take it to your doctor") -------------------------------------
-
-PRINT_SITES = 5
-
-
-def _render_print(request, trial: Trial, near: str, answers: list[dict]):
-    point = geo.place(near)
-    inclusion, exclusion = trial.eligibility_lists
-    ctx = {
-        "trial": trial,
-        "near": near,
-        "point": point,
-        # Recruiting sites before not-yet-recruiting ones (a stable sort keeps each nearest
-        # first): the doctor should see first where the patient can go now.
-        "sites": sorted(recruiting_sites(trial, point), key=lambda s: s.status != "RECRUITING")[
-            :PRINT_SITES
-        ]
-        if trial.is_open
-        else [],
-        "inclusion": inclusion,
-        "exclusion": exclusion,
-        "answers": answers,
-        "printed_on": timezone.now(),
-        "trial_url": request.build_absolute_uri(trial.get_absolute_url()),
-        "plain_read": plain_read(trial),
-    }
-    return render(request, "trials/print.html", ctx)
-
-
-@sensitive_post_parameters()
-@sensitive_variables("prescreen", "answers")
-@require_http_methods(["GET", "POST"])
-def trial_print(request, nct_id):
-    """GET: the trial's summary to take to a doctor. POST (from the contact page): the same,
-    with the pre-screening answers just typed, which are shown and never stored or put in a
-    URL."""
-    trial = Trial.objects.get_by_nct_or_404(nct_id)
-    near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
-    if request.method == "GET":
-        return _render_print(request, trial, near, [])
+@sensitive_variables("prescreen")
+def print_answers(request, trial: Trial) -> list[dict]:
+    """The pre-screening answers the contact page posts to the printable summary
+    (trials.views.trial_print, which shows them: registered in PatientsConfig.ready())."""
     questions = PrescreenQuestion.objects.filter(trial=trial, active=True)
     prescreen = PrescreenForm(request.POST, trial=trial, questions=questions)
-    answers = prescreen.snapshot().get("answers", [])
-    # Health answers in the page: never cached, as a private page.
-    return private(_render_print(request, trial, near, answers))
+    return prescreen.snapshot().get("answers", [])
 
 
 # --- a coordinator confirms a site from the monthly email -------------------------------------

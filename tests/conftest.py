@@ -89,6 +89,25 @@ def demo_study_path():
     return path
 
 
+def start_django(then: str = "", **environ: str | None) -> subprocess.CompletedProcess:
+    """A Python process that sets Django up from config.settings as a deployment does (no .env
+    file), on this run's environment with `environ` over it (None: unset), then runs `then`."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DOTENV_FILE": "/nonexistent",
+        **environ,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {then}"],
+        cwd=ROOT,
+        env={name: value for name, value in env.items() if value is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 # --- real Celery workers -------------------------------------------------------------------
 
 

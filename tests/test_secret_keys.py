@@ -2,18 +2,16 @@
 confirmation): production refuses to start with one, and those links also carry a secret that is
 not derived from the key alone."""
 
-import os
 import re
 import secrets
 import subprocess
-import sys
 
 import pytest
 import yaml
 from django.core import signing
 
 from config import env
-from tests.conftest import ROOT
+from tests.conftest import ROOT, start_django
 
 # SECRET_KEY=value, "SECRET_KEY": "value", SECRET_KEY: ${SECRET_KEY:-value}, in any file.
 ASSIGNED = re.compile(
@@ -91,29 +89,16 @@ def test_a_random_key_is_accepted():
     assert env.secret_key_problem(get_random_secret_key()) is None
 
 
-def _start(**overrides) -> subprocess.CompletedProcess:
-    environ = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DOTENV_FILE": "/nonexistent",
-        **overrides,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-
-
 def test_production_refuses_to_start_with_the_old_compose_key():
     old_compose_key = "change-me-in-production-this-is-only-for-local-compose"
-    result = _start(DEBUG="False", SECRET_KEY=old_compose_key)
+    result = start_django(DEBUG="False", SECRET_KEY=old_compose_key)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert "ImproperlyConfigured" in last and "SECRET_KEY" in last
 
 
 def test_development_still_starts_with_any_key():
-    result = _start(DEBUG="True", SECRET_KEY="change-me")
+    result = start_django(DEBUG="True", SECRET_KEY="change-me")
     assert result.returncode == 0, result.stderr
 
 

@@ -1,5 +1,6 @@
 """Security headers on each kind of page, and `check --deploy` with production settings."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, start_django
 
 pytestmark = pytest.mark.django_db
 
@@ -93,21 +94,11 @@ def test_manage_check_deploy_is_clean_with_production_settings():
 
 
 def _settings_with(**environ) -> dict:
-    code = (
-        "import django, json; django.setup(); from django.conf import settings as s; "
+    result = start_django(
+        "import json; from django.conf import settings as s; "
         "print(json.dumps([s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
-        "s.SECURE_HSTS_PRELOAD]))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DOTENV_FILE": "/nonexistent",
+        "s.SECURE_HSTS_PRELOAD]))",
+        **{
             "DEBUG": "False",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "trials.example.org",
@@ -115,8 +106,6 @@ def _settings_with(**environ) -> dict:
         },
     )
     assert result.returncode == 0, result.stderr
-    import json
-
     return json.loads(result.stdout)
 
 

@@ -1,15 +1,13 @@
 """config/settings.py refuses values it cannot use, naming the variable."""
 
-import os
 import secrets
 import subprocess
-import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config import env
-from tests.conftest import ROOT
+from tests.conftest import start_django
 
 
 @pytest.mark.parametrize(
@@ -52,17 +50,7 @@ def test_it_reads_good_values(monkeypatch):
 
 
 def _start_django(**overrides) -> subprocess.CompletedProcess:
-    environ = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DEBUG": "False",
-        **overrides,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    return start_django(**{"SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "False", **overrides})
 
 
 @pytest.mark.parametrize(
@@ -91,20 +79,10 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 def test_debug_is_off_unless_asked_for():
-    environ = {k: v for k, v in os.environ.items() if k != "DEBUG"}
-    environ.update(
-        DOTENV_FILE="/nonexistent",
-        DJANGO_SETTINGS_MODULE="config.settings",
+    result = start_django(
+        "from django.conf import settings; print(settings.DEBUG)",
+        DEBUG=None,
         SECRET_KEY=secrets.token_urlsafe(50),
-    )
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environ,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

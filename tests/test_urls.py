@@ -15,6 +15,7 @@ def test_a_trial_page_takes_an_nct_number_in_any_case():
 def test_each_trial_sub_page_goes_to_the_app_that_owns_it():
     owners = {
         "/trials/NCT05738187/contact/": "patients:contact",
+        "/trials/NCT05738187/print/": "trials:print",
         "/trials/NCT05738187/watch/": "notifications:watch",
         "/trials/NCT05738187/notes/": "trial-notes:add",
         "/notes/share/": "notes:share",

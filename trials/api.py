@@ -4,7 +4,7 @@
 import json
 from pathlib import Path
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
@@ -14,10 +14,10 @@ from config import ratelimit
 from config.db import replica_reads
 from trials import geo
 from trials.changes import field_labels, registry_updates
-from trials.ctgov import NCT_RE
 from trials.masking import mask_free_text
 from trials.models import Trial
 from trials.plain import plain_read
+from trials.querysets import NotAnNctNumber
 from trials.search import parse_params, resolve_place, search_trials
 
 API_PAGE_SIZE = 20
@@ -116,26 +116,167 @@ def trial_list(request):
 @require_safe
 @replica_reads
 def trial_detail(request, nct_id):
-    nct_id = nct_id.upper()
-    if not NCT_RE.match(nct_id):
+    try:
+        trial = Trial.objects.get_by_nct_or_404(nct_id)
+    except NotAnNctNumber:
         return _error("nct_id", "must be an NCT number like NCT01234567")
-    trial = Trial.objects.filter(nct_id=nct_id).first()
-    if trial is None:
+    except Http404:
         return _error("nct_id", "no such trial", status=404)
     near = request.GET.get("near", "")[:200]
-    point = (geo.parse_coordinates(near) or geo.resolve(near)) if near else None
+    point = geo.place(near)
     if near and not point:
         return _error("near", "unknown place")
-    sites = []
-    sites_with_contact = set(
-        trial.contacts.filter(site__isnull=False).values_list("site_id", flat=True)
+    sites = _sites(trial, point)
+    version_rows = list(trial.versions.defer("record").order_by("number"))
+    updates, complete = registry_updates(
+        trial.first_posted, [v.last_update_posted for v in version_rows]
     )
+    body = {
+        **_identity(trial),
+        "interventions": _interventions(trial),
+        "arms": _arms(trial),
+        "outcomes": {
+            "primary": [_outcome(o) for o in trial.primary_outcomes],
+            "secondary": [_outcome(o) for o in trial.secondary_outcomes],
+        },
+        "design": _design(trial),
+        "dates": _dates(trial),
+        "summary": trial.plain_summary or trial.brief_summary,
+        "eligibility": _eligibility(trial),
+        "lead_sponsor": trial.lead_sponsor or None,
+        "collaborators": trial.collaborators,
+        "officials": _officials(trial),
+        "central_contacts": _central_contacts(trial),
+        "first_posted": _iso(trial.first_posted),
+        "last_update_posted": _iso(trial.last_update_posted),
+        "first_seen_at": trial.first_seen_at.isoformat(),
+        "last_changed_at": trial.last_changed_at.isoformat(),
+        "change_count": trial.change_count,
+        "registry_updates": {"count": updates, "complete": complete},
+        "registry_url": trial.registry_url,
+        "url": request.build_absolute_uri(trial.get_absolute_url()),
+        "sites": sites,
+        "versions": _versions(version_rows),
+        "plain_read": _plain_read(request, trial, len(sites)),
+    }
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+def _identity(trial: Trial) -> dict:
+    """What the trial is: its ids, titles, status, phases and what it is about."""
+    return {
+        "nct_id": trial.nct_id,
+        "title": trial.title,
+        "brief_title": trial.brief_title,
+        "official_title": trial.official_title or None,
+        "status": trial.overall_status,
+        # Only with status UNKNOWN: the status before it went unverified.
+        "last_known_status": trial.last_known_status or None,
+        "why_stopped": trial.why_stopped or None,
+        "phases": trial.phases,
+        "study_type": trial.study_type or None,
+        "conditions": trial.conditions,
+        "condition_meshes": trial.condition_meshes,
+        "keywords": trial.keywords,
+    }
+
+
+def _interventions(trial: Trial) -> list[dict]:
+    return [
+        {
+            "type": i.get("type") or None,
+            "name": i.get("name", ""),
+            "other_names": i.get("other_names", []),
+            "description": i.get("description") or None,
+        }
+        for i in trial.interventions
+    ]
+
+
+def _arms(trial: Trial) -> list[dict]:
+    return [
+        {
+            "label": a.get("label", ""),
+            "type": a.get("type") or None,
+            "description": a.get("description") or None,
+            "interventions": a.get("interventions", []),
+        }
+        for a in trial.arm_groups
+    ]
+
+
+def _design(trial: Trial) -> dict:
+    return {
+        "enrollment": (
+            {"count": trial.enrollment_count, "type": trial.enrollment_type or None}
+            if trial.enrollment_count is not None
+            else None
+        ),
+        "allocation": trial.allocation or None,
+        "masking": trial.masking or None,
+        "primary_purpose": trial.primary_purpose or None,
+    }
+
+
+def _dates(trial: Trial) -> dict:
+    return {
+        "start": _partial_date(trial.start_date, trial.start_date_precision, trial.start_date_type),
+        "primary_completion": _partial_date(
+            trial.primary_completion_date,
+            trial.primary_completion_date_precision,
+            trial.primary_completion_date_type,
+        ),
+        "completion": _partial_date(
+            trial.completion_date, trial.completion_date_precision, trial.completion_date_type
+        ),
+        "first_posted": _iso(trial.first_posted),
+        "results_first_posted": _iso(trial.results_first_posted),
+        "last_update_posted": _iso(trial.last_update_posted),
+    }
+
+
+def _eligibility(trial: Trial) -> dict:
+    return {
+        "minimum_age": trial.minimum_age or None,
+        "maximum_age": trial.maximum_age or None,
+        "sex": trial.sex or None,
+        "healthy_volunteers": trial.healthy_volunteers,
+        "inclusion": trial.inclusion_criteria,
+        "exclusion": trial.exclusion_criteria,
+        "criteria_text": trial.eligibility_criteria,
+    }
+
+
+def _officials(trial: Trial) -> list[dict]:
+    return [
+        {
+            "name": mask_free_text(o.get("name", "")),
+            "affiliation": mask_free_text(o.get("affiliation", "")) or None,
+            "role": o.get("role") or None,
+        }
+        for o in trial.officials
+    ]
+
+
+def _central_contacts(trial: Trial) -> list[dict]:
+    """Which ways of reaching the study team the registry lists; the details never leave the
+    portal (the contact form routes messages)."""
+    return [
+        {"phone": bool(c.phone.strip()), "email": bool(c.email.strip())}
+        for c in trial.contacts.filter(site__isnull=True)
+    ]
+
+
+def _sites(trial: Trial, point: geo.Point | None) -> list[dict]:
+    """The current sites in the registry's order, nearest first when a place is given."""
+    with_contact = set(trial.contacts.filter(site__isnull=False).values_list("site_id", flat=True))
+    sites = []
     for site in trial.sites.filter(removed_at__isnull=True).order_by("position"):
         distance = (
             round(
                 geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude), 1
             )
-            if point and site.latitude is not None
+            if point and site.latitude is not None and site.longitude is not None
             else None
         )
         sites.append(
@@ -150,130 +291,26 @@ def trial_detail(request, nct_id):
                 "latitude": site.latitude,
                 "longitude": site.longitude,
                 "distance_km": distance,
-                "has_contact": site.id in sites_with_contact,
+                "has_contact": site.id in with_contact,
             }
         )
     if point:
         sites.sort(key=lambda s: (s["distance_km"] is None, s["distance_km"] or 0))
+    return sites
+
+
+def _versions(version_rows: list) -> list[dict]:
+    """The imported versions, oldest first, with what changed named in English."""
     with translation.override("en"):
-        version_rows = list(trial.versions.defer("record").order_by("-number"))
-        versions = [
+        return [
             {
                 "number": v.number,
                 "imported_at": v.imported_at.isoformat(),
-                "last_update_posted": v.last_update_posted.isoformat()
-                if v.last_update_posted
-                else None,
+                "last_update_posted": _iso(v.last_update_posted),
                 "changed": field_labels(v.changed_fields),
             }
-            for v in reversed(version_rows)
+            for v in version_rows
         ]
-    updates, complete = registry_updates(
-        trial.first_posted, [v.last_update_posted for v in reversed(version_rows)]
-    )
-    body = {
-        "nct_id": trial.nct_id,
-        "title": trial.title,
-        "brief_title": trial.brief_title,
-        "official_title": trial.official_title or None,
-        "status": trial.overall_status,
-        # Only with status UNKNOWN: the status before it went unverified.
-        "last_known_status": trial.last_known_status or None,
-        "why_stopped": trial.why_stopped or None,
-        "phases": trial.phases,
-        "study_type": trial.study_type or None,
-        "conditions": trial.conditions,
-        "condition_meshes": trial.condition_meshes,
-        "keywords": trial.keywords,
-        "interventions": [
-            {
-                "type": i.get("type") or None,
-                "name": i.get("name", ""),
-                "other_names": i.get("other_names", []),
-                "description": i.get("description") or None,
-            }
-            for i in trial.interventions
-        ],
-        "arms": [
-            {
-                "label": a.get("label", ""),
-                "type": a.get("type") or None,
-                "description": a.get("description") or None,
-                "interventions": a.get("interventions", []),
-            }
-            for a in trial.arm_groups
-        ],
-        "outcomes": {
-            "primary": [_outcome(o) for o in trial.primary_outcomes],
-            "secondary": [_outcome(o) for o in trial.secondary_outcomes],
-        },
-        "design": {
-            "enrollment": (
-                {"count": trial.enrollment_count, "type": trial.enrollment_type or None}
-                if trial.enrollment_count is not None
-                else None
-            ),
-            "allocation": trial.allocation or None,
-            "masking": trial.masking or None,
-            "primary_purpose": trial.primary_purpose or None,
-        },
-        "dates": {
-            "start": _partial_date(
-                trial.start_date, trial.start_date_precision, trial.start_date_type
-            ),
-            "primary_completion": _partial_date(
-                trial.primary_completion_date,
-                trial.primary_completion_date_precision,
-                trial.primary_completion_date_type,
-            ),
-            "completion": _partial_date(
-                trial.completion_date, trial.completion_date_precision, trial.completion_date_type
-            ),
-            "first_posted": _iso(trial.first_posted),
-            "results_first_posted": _iso(trial.results_first_posted),
-            "last_update_posted": _iso(trial.last_update_posted),
-        },
-        "summary": trial.plain_summary or trial.brief_summary,
-        "eligibility": {
-            "minimum_age": trial.minimum_age or None,
-            "maximum_age": trial.maximum_age or None,
-            "sex": trial.sex or None,
-            "healthy_volunteers": trial.healthy_volunteers,
-            "inclusion": trial.inclusion_criteria,
-            "exclusion": trial.exclusion_criteria,
-            "criteria_text": trial.eligibility_criteria,
-        },
-        "lead_sponsor": trial.lead_sponsor or None,
-        "collaborators": trial.collaborators,
-        "officials": [
-            {
-                "name": mask_free_text(o.get("name", "")),
-                "affiliation": mask_free_text(o.get("affiliation", "")) or None,
-                "role": o.get("role") or None,
-            }
-            for o in trial.officials
-        ],
-        # Which ways of reaching the study team the registry lists; the details never leave
-        # the portal (the contact form routes messages).
-        "central_contacts": [
-            {"phone": bool(c.phone.strip()), "email": bool(c.email.strip())}
-            for c in trial.contacts.filter(site__isnull=True)
-        ],
-        "first_posted": trial.first_posted.isoformat() if trial.first_posted else None,
-        "last_update_posted": trial.last_update_posted.isoformat()
-        if trial.last_update_posted
-        else None,
-        "first_seen_at": trial.first_seen_at.isoformat(),
-        "last_changed_at": trial.last_changed_at.isoformat(),
-        "change_count": trial.change_count,
-        "registry_updates": {"count": updates, "complete": complete},
-        "registry_url": trial.registry_url,
-        "url": request.build_absolute_uri(trial.get_absolute_url()),
-        "sites": sites,
-        "versions": versions,
-        "plain_read": _plain_read(request, trial, len(sites)),
-    }
-    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 
 def _iso(date) -> str | None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from trials import geo
 from trials.eligibility import split_eligibility
 from trials.querysets import SiteQuerySet, TrialQuerySet
 
@@ -78,6 +79,10 @@ class SiteStatus(models.TextChoices):
     AVAILABLE = "AVAILABLE", _("Available")
     # The registry keeps site statuses only while a study recruits.
     NOT_GIVEN = "", _("Status not given")
+
+
+# Sites recruiting now come before those about to, and those the registry gives no status last.
+_SITE_STATUS_ORDER = {SiteStatus.RECRUITING: 0, SiteStatus.NOT_YET_RECRUITING: 1}
 
 
 class Phase(models.TextChoices):
@@ -388,6 +393,27 @@ class Trial(models.Model):
         if not inclusion and not exclusion and self.eligibility_criteria:
             return split_eligibility(self.eligibility_criteria)
         return inclusion, exclusion
+
+    def recruiting_sites(self, point: geo.Point | None) -> list["Site"]:
+        """The sites a patient may contact (the contact form, the printable summary):
+        recruiting ones first, then those not yet recruiting; within each, nearest first when
+        a place is known (each with its `distance_km`), else in the registry's order."""
+        sites = list(Site.objects.recruiting().filter(trial=self).order_by("position", "id"))
+        for site in sites:
+            site.distance_km = (
+                geo.haversine_km(point.latitude, point.longitude, site.latitude, site.longitude)
+                if point and site.latitude is not None
+                else None
+            )
+        sites.sort(
+            key=lambda s: (
+                _SITE_STATUS_ORDER.get(s.status, 2),
+                s.distance_km is None,
+                s.distance_km or 0,
+                s.position,
+            )
+        )
+        return sites
 
     @property
     def taking_part(self) -> list[tuple[str, str]]:

@@ -10,6 +10,10 @@ OPEN = ("RECRUITING", "NOT_YET_RECRUITING")
 STOPPED_BY_SITE = ("paused", "closed")
 
 
+class NotAnNctNumber(Http404):
+    """The id is not an NCT number at all (the API answers 400 rather than 404)."""
+
+
 class TrialQuerySet(models.QuerySet):
     def open(self):
         """Trials a patient can still join (recruiting or about to)."""
@@ -17,10 +21,11 @@ class TrialQuerySet(models.QuerySet):
 
     def get_by_nct_or_404(self, nct_id: str):
         """The trial of an NCT id as a URL carries it (any case); Http404 when it is not an NCT
-        number or not in TrialFinder. Every page under /trials/<nct_id>/ finds its trial so."""
+        number (NotAnNctNumber) or not in TrialFinder. Every page under /trials/<nct_id>/ and
+        the API find their trial so."""
         nct_id = nct_id.upper()
         if not NCT_RE.match(nct_id):
-            raise Http404("not an NCT number")
+            raise NotAnNctNumber("not an NCT number")
         trial = self.filter(nct_id=nct_id).first()
         if trial is None:
             raise Http404("no such trial")

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", views.search, name="home"),
     path("trials/", views.search, name="search"),
     path("trials/<nct:nct_id>/", views.detail, name="detail"),
+    path("trials/<nct:nct_id>/print/", views.trial_print, name="print"),
     path("learn/", views.learn, name="learn"),
     path("api/v1/trials", api.trial_list, name="api-list"),
     path("api/v1/trials/<str:nct_id>", api.trial_detail, name="api-detail"),

@@ -1,14 +1,15 @@
-"""Patients' pages: the search, a trial, and "learn about trials"."""
+"""Patients' pages: the search, a trial, its printable summary, and "learn about trials"."""
 
 import datetime
 import functools
 import hashlib
+from collections.abc import Callable
 from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,10 +17,12 @@ from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_safe
 
 from config import ratelimit
 from config.db import read_connection, replica_reads
+from config.privacy import private
 from trials import geo
 from trials.changes import describe, field_labels, registry_updates
 from trials.models import FRESH_DAYS, Contact, Site, Trial
@@ -363,6 +366,61 @@ def _detail_data(trial: Trial, point) -> dict:
         ),
         "plain_read": plain_read(trial, site_count=len(sites)),
     }
+
+
+# --- the printable summary ("take it to your doctor") -------------------------------------
+
+PRINT_SITES = 5
+
+# Reads the pre-screening answers the contact page posts to the printable summary. The app
+# that asks them (patients) registers it, so that trials never imports it (ARCHITECTURE.md).
+PrintAnswersReader = Callable[[HttpRequest, Trial], list[dict]]
+_print_answers_readers: list[PrintAnswersReader] = []
+
+
+def register_print_answers(reader: PrintAnswersReader) -> None:
+    """`reader(request, trial)`: the answers a POST to the printable summary carries, as
+    shown there. Called by the asking app's AppConfig.ready()."""
+    if reader not in _print_answers_readers:
+        _print_answers_readers.append(reader)
+
+
+@sensitive_post_parameters()
+@sensitive_variables("answers")
+@require_http_methods(["GET", "POST"])
+def trial_print(request, nct_id):
+    """GET: the trial's summary to take to a doctor. POST (from the contact page): the same,
+    with the pre-screening answers just typed, which are shown and never stored or put in a
+    URL."""
+    trial = Trial.objects.get_by_nct_or_404(nct_id)
+    near = (request.POST.get("near") or request.GET.get("near", ""))[:200]
+    if request.method == "GET":
+        return print_page(request, trial, near, [])
+    answers = [answer for read in _print_answers_readers for answer in read(request, trial)]
+    # Health answers in the page: never cached, as a private page.
+    return private(print_page(request, trial, near, answers))
+
+
+def print_page(request, trial: Trial, near: str, answers: list[dict]) -> HttpResponse:
+    """The printable summary, with the pre-screening `answers` given (also the print of an
+    inquiry's status page, patients.views.status_print)."""
+    point = geo.place(near)
+    inclusion, exclusion = trial.eligibility_lists
+    ctx = {
+        "trial": trial,
+        "near": near,
+        "point": point,
+        # Recruiting sites before not-yet-recruiting ones, each nearest first: the doctor
+        # should see first where the patient can go now.
+        "sites": trial.recruiting_sites(point)[:PRINT_SITES] if trial.is_open else [],
+        "inclusion": inclusion,
+        "exclusion": exclusion,
+        "answers": answers,
+        "printed_on": timezone.now(),
+        "trial_url": request.build_absolute_uri(trial.get_absolute_url()),
+        "plain_read": plain_read(trial),
+    }
+    return render(request, "trials/print.html", ctx)
 
 
 @require_safe

@@ -249,6 +249,25 @@ def verdict(has_source: bool, shown: bool, correct: bool) -> str:
     return ABSENT if correct else DIFFER
 
 
+def paired(expected: list, shown: list[str], api_items: list):
+    """Each item of a list field with what stands at its place on the page (as text) and in
+    the API ("" and {} where either lists fewer)."""
+    for i, item in enumerate(expected):
+        yield (
+            item,
+            text_of(shown[i]) if i < len(shown) else "",
+            api_items[i] if i < len(api_items) else {},
+        )
+
+
+def list_verdicts(expected: list, shown: list, api_items: list, page_ok: bool, api_ok: bool):
+    """(page, api) verdicts of a list field: as many items as the source, each of them right."""
+    return (
+        verdict(bool(expected), bool(shown), len(shown) == len(expected) and page_ok),
+        verdict(bool(expected), bool(api_items), len(api_items) == len(expected) and api_ok),
+    )
+
+
 def compare(record: dict, page_html: str, api: dict, table: Table) -> None:
     ps = record["protocolSection"]
     nct = ps["identificationModule"]["nctId"]
@@ -362,10 +381,8 @@ def compare(record: dict, page_html: str, api: dict, table: Table) -> None:
     interventions = arms_mod.get("interventions", [])
     api_interventions = api.get("interventions") or []
     lists = items(main, '<ul class="intervention-list"', '<li class="intervention mb-1">')
-    ok = len(lists) == len(interventions)
-    api_ok = len(api_interventions) == len(interventions)
-    for i, item in enumerate(interventions):
-        shown_item = text_of(lists[i]) if i < len(lists) else ""
+    ok = api_ok = True
+    for item, shown_item, got in paired(interventions, lists, api_interventions):
         name, other = plain(item.get("name", "")), [plain(n) for n in item.get("otherNames", [])]
         description = item.get("description", "")
         ok &= name in shown_item and all(o in shown_item for o in other)
@@ -373,44 +390,32 @@ def compare(record: dict, page_html: str, api: dict, table: Table) -> None:
             ok &= words_shown(description, shown_item)
         if item.get("type"):
             ok &= "(" in shown_item
-        got = api_interventions[i] if i < len(api_interventions) else {}
         api_ok &= (
             got.get("name") == name
             and got.get("other_names") == other
             and (got.get("type") or "") == item.get("type", "")
             and plain(got.get("description") or "") == plain(description)
         )
-    add(
-        "interventions",
-        verdict(bool(interventions), bool(lists), ok),
-        verdict(bool(interventions), bool(api_interventions), api_ok),
-    )
+    add("interventions", *list_verdicts(interventions, lists, api_interventions, ok, api_ok))
 
     # Arms
     arms = arms_mod.get("armGroups", [])
     api_arms = api.get("arms") or []
     blocks = items(main, '<ul class="list-unstyled arm-list">', '<li class="arm card card-body')
-    ok = len(blocks) == len(arms)
-    api_ok = len(api_arms) == len(arms)
-    for i, arm in enumerate(arms):
-        shown_arm = text_of(blocks[i]) if i < len(blocks) else ""
+    ok = api_ok = True
+    for arm, shown_arm, got in paired(arms, blocks, api_arms):
         ok &= plain(arm.get("label", "")) in shown_arm
         ok &= words_shown(arm.get("description", ""), shown_arm)
         ok &= all(plain(n) in shown_arm for n in arm.get("interventionNames", []))
         if arm.get("type"):
             ok &= bool(re.search(r"\n|\w", shown_arm))
-        got = api_arms[i] if i < len(api_arms) else {}
         api_ok &= (
             got.get("label") == plain(arm.get("label", ""))
             and (got.get("type") or "") == arm.get("type", "")
             and plain(got.get("description") or "") == plain(arm.get("description", ""))
             and got.get("interventions") == [plain(n) for n in arm.get("interventionNames", [])]
         )
-    add(
-        "arms",
-        verdict(bool(arms), bool(blocks), ok),
-        verdict(bool(arms), bool(api_arms), api_ok),
-    )
+    add("arms", *list_verdicts(arms, blocks, api_arms, ok, api_ok))
 
     # Outcomes
     for field, key, kind in (
@@ -422,22 +427,18 @@ def compare(record: dict, page_html: str, api: dict, table: Table) -> None:
             main, f'<ol class="outcome-list {kind}-outcomes">', '<li class="outcome mb-2">'
         )
         api_items = (api.get("outcomes") or {}).get(kind) or []
-        ok = len(found) == len(expected)
-        api_ok = len(api_items) == len(expected)
-        for i, outcome in enumerate(expected):
-            shown_outcome = text_of(found[i]) if i < len(found) else ""
+        ok = api_ok = True
+        for outcome, shown_outcome, got in paired(expected, found, api_items):
             ok &= plain(outcome.get("measure", "")) in shown_outcome
             if outcome.get("timeFrame"):
                 ok &= f"When: {plain(outcome['timeFrame'])}" in shown_outcome
             ok &= words_shown(outcome.get("description", ""), shown_outcome)
-            got = api_items[i] if i < len(api_items) else {}
             api_ok &= (
                 got.get("measure") == plain(outcome.get("measure", ""))
                 and plain(got.get("time_frame") or "") == plain(outcome.get("timeFrame", ""))
                 and plain(got.get("description") or "") == plain(outcome.get("description", ""))
             )
-        add(field, verdict(bool(expected), bool(found), ok),
-            verdict(bool(expected), bool(api_items), api_ok))  # fmt: skip
+        add(field, *list_verdicts(expected, found, api_items, ok, api_ok))
 
     # Sponsor, collaborators, officials
     lead = plain(sponsors.get("leadSponsor", {}).get("name", ""))
@@ -462,26 +463,19 @@ def compare(record: dict, page_html: str, api: dict, table: Table) -> None:
     officials = contacts.get("overallOfficials", [])
     shown_officials = re.findall(r'<dd class="col-sm-8 study-official">(.*?)</dd>', main, re.S)
     api_officials = api.get("officials") or []
-    ok = len(shown_officials) == len(officials)
-    api_ok = len(api_officials) == len(officials)
-    for i, official in enumerate(officials):
+    ok = api_ok = True
+    for official, shown_official, got in paired(officials, shown_officials, api_officials):
         # Registry names sometimes hold phone numbers: those are masked, on purpose.
         name = mask_free_text(plain(official.get("name", "")))
         affiliation = mask_free_text(plain(official.get("affiliation", "")))
-        shown_official = text_of(shown_officials[i]) if i < len(shown_officials) else ""
         ok &= shown_official == (f"{name}, {affiliation}" if affiliation else name)
         ok &= ROLE.get(official.get("role", ""), "") in details
-        got = api_officials[i] if i < len(api_officials) else {}
         api_ok &= (
             got.get("name") == name
             and (got.get("affiliation") or "") == affiliation
             and (got.get("role") or "") == official.get("role", "")
         )
-    add(
-        "officials",
-        verdict(bool(officials), bool(shown_officials), ok),
-        verdict(bool(officials), bool(api_officials), api_ok),
-    )
+    add("officials", *list_verdicts(officials, shown_officials, api_officials, ok, api_ok))
 
     # Dates
     api_dates = api.get("dates") or {}

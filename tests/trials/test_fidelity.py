@@ -29,13 +29,20 @@ def _shown(client, nct_id: str) -> tuple[str, dict]:
     return page.content.decode(), api.json()
 
 
-def test_every_field_of_every_demo_record_is_shown_as_registered(client, capsys):
+def _judged(client, capsys, paths: list[Path], heading: str) -> Table:
+    """Each record of `paths` compared with its trial page and API answer; the table printed."""
     table = Table()
-    for path in REAL_RECORDS:
+    for path in paths:
         compare(json.loads(path.read_text()), *_shown(client, path.stem), table)
     with capsys.disabled():
-        print(f"\nFidelity of {len(REAL_RECORDS)} demo records (page = trial page, api = v1):")
+        print(f"\n{heading}:")
         print(table.render())
+    return table
+
+
+def test_every_field_of_every_demo_record_is_shown_as_registered(client, capsys):
+    heading = f"Fidelity of {len(REAL_RECORDS)} demo records (page = trial page, api = v1)"
+    table = _judged(client, capsys, REAL_RECORDS, heading)
     assert table.regressions(BASELINE) == []
     # Every field the portal shows is checked on some record.
     assert all(sum(c[MATCH] for c in places.values()) for places in table.counts.values())
@@ -73,10 +80,6 @@ def test_a_held_out_set_is_judged_the_same_way(client, capsys):
     paths = sorted(folder.glob("NCT*.json"))
     stats = Importer().run(iter_source(folder))
     assert stats.failed == 0, stats.summary()
-    table = Table()
-    for path in paths:
-        compare(json.loads(path.read_text()), *_shown(client, path.stem), table)
-    with capsys.disabled():
-        print(f"\nFidelity of {len(paths)} held-out records from {folder}:")
-        print(table.render())
+    heading = f"Fidelity of {len(paths)} held-out records from {folder}"
+    table = _judged(client, capsys, paths, heading)
     assert table.regressions(BASELINE) == []

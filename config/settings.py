@@ -238,6 +238,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "sync-ctgov": {"task": "trials.tasks.sync_ctgov", "schedule": 3600.0},
+    # Imports add what their trials bring to the search's vocabularies; this redoes them whole.
+    "refresh-vocabularies": {
+        "task": "trials.tasks.refresh_vocabularies",
+        "schedule": crontab(hour=4, minute=40),
+    },
     # Imports enqueue matching themselves; this catches anything they could not enqueue.
     "match-alerts": {"task": "notifications.tasks.match_alerts", "schedule": 300.0},
     "alerts-immediate": {

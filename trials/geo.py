@@ -158,21 +158,26 @@ def locate_cities(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[fl
     }
 
 
-def refresh_postal_codes() -> None:
-    """Rebuild PostalCode from the sites: one point per (country, zip), their mean position."""
+def refresh_postal_codes(trial_ids: list[int] | None = None) -> None:
+    """Rebuild PostalCode from the sites: one point per (country, zip), their mean position.
+    With `trial_ids` (an import of a few changed trials), only the codes new with their sites
+    are added: averaging every site again reads the whole registry; the daily refresh does."""
+    where, upsert = "", "DO UPDATE SET latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude"
+    if trial_ids is not None:
+        where, upsert = "AND trial_id = ANY(%(ids)s)", "DO NOTHING"
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             INSERT INTO trials_postalcode (country_code, code, latitude, longitude)
             SELECT country_code, upper(regexp_replace(postal_code, '\\s+', '', 'g')),
                    avg(latitude), avg(longitude)
               FROM trials_site
              WHERE postal_code <> '' AND country_code <> '' AND latitude IS NOT NULL
-               AND NOT location_estimated
+               AND NOT location_estimated {where}
              GROUP BY 1, 2
-            ON CONFLICT (country_code, code)
-            DO UPDATE SET latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude
-            """
+            ON CONFLICT (country_code, code) {upsert}
+            """,  # noqa: S608 (constant SQL)
+            {"ids": trial_ids},
         )
 
 

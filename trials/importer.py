@@ -33,6 +33,9 @@ from trials.sources import BadRecord
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 250
+# More created or changed trials than this in one import is a bulk load (statistics and
+# vocabularies redone from every trial) rather than an update.
+BULK_IMPORT = 5000
 # Serialises imports (a manual import and the scheduled sync must not interleave batches).
 IMPORT_LOCK_ID = 0x7472_6961  # "tria"
 
@@ -656,22 +659,34 @@ def index_changed_trials(trial_ids: list[int]) -> None:
         log.exception("search index not updated after the import (%s trials)", len(trial_ids))
 
 
+def refresh_vocabularies(trial_ids: list[int] | None = None) -> None:
+    """What the search learns from the records (postal codes, "did you mean" words, other
+    names of treatments): from every trial, or what these trials add."""
+    from trials import other_names
+    from trials.search import refresh_search_terms
+
+    refresh_postal_codes(trial_ids)
+    refresh_search_terms(trial_ids)
+    other_names.refresh(trial_ids)
+
+
 def after_import(stats: ImportStats) -> None:
     """Work that follows every import that created or changed trials."""
     if not (stats.created or stats.updated):
         return
-    from trials import other_names
-    from trials.search import bump_search_generation, refresh_search_terms
+    from trials.search import bump_search_generation
     from trials.signals import trials_imported
 
     started = time.monotonic()
-    if stats.created + stats.updated > 5000:
-        # A bulk load: fresh statistics before the first searches plan their queries.
+    changed: list[int] | None = stats.changed_ids
+    if stats.created + stats.updated > BULK_IMPORT:
+        # A bulk load: fresh statistics before the first searches plan their queries, and the
+        # vocabularies learned again from every trial.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE trials_trial, trials_site, trials_trialversion")
-    refresh_postal_codes()
-    refresh_search_terms()
-    other_names.refresh()
+        changed = None
+    # Else only what the changed trials add (the daily refresh_vocabularies recounts all).
+    refresh_vocabularies(changed)
     index_changed_trials(stats.changed_ids)
     # Not before the read replica has this import: searches it answers would be cached, stale,
     # under the new generation.

@@ -734,6 +734,8 @@ class LearnedNames(models.Model):
     slow for the first search after an import to pay (seconds at registry scale)."""
 
     built_at = models.DateTimeField()
+    # [[name, [other names]], ...] as registered: what an import adds the changed trials' to.
+    rows = models.JSONField(default=list)
     # [[name words, [other names as words, ...]], ...]: the table other_names.table() serves.
     groups = models.JSONField()
 

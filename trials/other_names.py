@@ -95,33 +95,55 @@ def build(rows) -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     return {name: tuple(group) for name, group in table.items()}
 
 
-def _load() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+Row = tuple[str, tuple[str, ...]]  # an intervention's name and its other names, as registered
+
+
+def known_rows(trial_ids: list[int] | None = None) -> set[Row]:
+    """The distinct (name, other names) of the product interventions of these trials, or of
+    every trial."""
+    where = "AND t.id = ANY(%s)" if trial_ids is not None else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT DISTINCT i->>'name', i->'other_names'
-                 FROM trials_trial t, jsonb_array_elements(t.interventions) i
-                WHERE i->>'type' = ANY(%s)
-                  AND jsonb_typeof(i->'other_names') = 'array'
-                  AND jsonb_array_length(i->'other_names') > 0""",
-            [list(PRODUCT_TYPES)],
+            f"""SELECT DISTINCT i->>'name', i->'other_names'
+                  FROM trials_trial t, jsonb_array_elements(t.interventions) i
+                 WHERE i->>'type' = ANY(%s)
+                   AND jsonb_typeof(i->'other_names') = 'array'
+                   AND jsonb_array_length(i->'other_names') > 0 {where}""",  # noqa: S608
+            [list(PRODUCT_TYPES), *([trial_ids] if trial_ids is not None else [])],
         )
         # Django reads jsonb as text (its JSONField decodes it).
-        return build((name, json.loads(others)) for name, others in cursor.fetchall())
+        return {(name, tuple(json.loads(others))) for name, others in cursor.fetchall()}
 
 
-def refresh() -> None:
-    """Learn the names again from every trial: the importer's work after each import (and a
-    migration's once), never a search's."""
+def groups_of(rows: set[Row]) -> list:
+    """build(rows) as JSON stores it: [[name words, [other names as words, ...]], ...]."""
+    table = build(rows)
+    return [[list(name), [list(other) for other in group]] for name, group in table.items()]
+
+
+def refresh(trial_ids: list[int] | None = None) -> None:
+    """Learn the names from every trial (a bulk load, the daily refresh), or add what these
+    changed trials name to what is known (every other import: reading every trial's
+    interventions grows with the registry). A name no trial uses any more is forgotten by
+    the next full refresh. Never a search's work."""
     from trials.models import LearnedNames
 
+    rows = known_rows(trial_ids)
+    if trial_ids is not None:
+        current = LearnedNames.objects.filter(pk=1).values_list("rows", flat=True).first()
+        if current is not None:
+            known = {(name, tuple(others)) for name, others in current}
+            if rows <= known:
+                return  # nothing new: the table stands
+            rows |= known
     LearnedNames.objects.update_or_create(
-        pk=1, defaults={"built_at": timezone.now(), "groups": learned_groups()}
+        pk=1,
+        defaults={
+            "built_at": timezone.now(),
+            "rows": [[name, list(others)] for name, others in sorted(rows)],
+            "groups": groups_of(rows),
+        },
     )
-
-
-def learned_groups() -> list:
-    """The table as JSON stores it: [[name words, [other names as words, ...]], ...]."""
-    return [[list(name), [list(other) for other in group]] for name, group in _load().items()]
 
 
 def table() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:

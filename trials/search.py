@@ -1096,12 +1096,17 @@ def suggest_query(q: str) -> str | None:
     return suggestion
 
 
-def refresh_search_terms() -> None:
+def refresh_search_terms(trial_ids: list[int] | None = None) -> None:
     """Rebuild the "did you mean" vocabulary: the words (4+ letters) of condition and
-    intervention names and of MeSH terms, with the number of trials using each."""
+    intervention names and of MeSH terms, with the number of trials using each. With
+    `trial_ids` (an import of a few changed trials), only their new words are added: counting
+    every word again reads the whole registry; the daily refresh recounts."""
+    where, upsert = "", "DO UPDATE SET trial_count = EXCLUDED.trial_count"
+    if trial_ids is not None:
+        where, upsert = "WHERE t.id = ANY(%(ids)s)", "DO NOTHING"
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             WITH names AS (
                 SELECT t.id, lower(unaccent(n)) AS name
                   FROM trials_trial t,
@@ -1109,6 +1114,7 @@ def refresh_search_terms() -> None:
                               || t.intervention_meshes
                               || ARRAY(SELECT i->>'name'
                                          FROM jsonb_array_elements(t.interventions) i)) n
+                {where}
             ), words AS (
                 SELECT DISTINCT id, w FROM names,
                        regexp_split_to_table(name, '[^[:alpha:]]+') w
@@ -1116,6 +1122,7 @@ def refresh_search_terms() -> None:
             )
             INSERT INTO trials_searchterm (term, trial_count)
             SELECT w, count(*) FROM words GROUP BY w
-            ON CONFLICT (term) DO UPDATE SET trial_count = EXCLUDED.trial_count
-            """
+            ON CONFLICT (term) {upsert}
+            """,
+            {"ids": trial_ids},
         )

@@ -15,3 +15,13 @@ def sync_ctgov() -> str:
         return run_sync()
     except ImportLocked:
         return "skipped: another import is running"
+
+
+@shared_task(ignore_result=True)
+def refresh_vocabularies() -> str:
+    """Beat, daily: the vocabularies learned from every trial again (an hourly import only adds
+    what its changed trials bring; counts, averages and forgotten names are redone here)."""
+    from trials.importer import refresh_vocabularies as refresh
+
+    refresh()
+    return "refreshed"

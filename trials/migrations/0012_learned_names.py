@@ -10,8 +10,12 @@ def learn_names(apps, schema_editor):
     from trials import other_names
 
     if apps.get_model("trials", "Trial").objects.exists():
+        rows = other_names.known_rows()
         apps.get_model("trials", "LearnedNames").objects.create(
-            pk=1, built_at=timezone.now(), groups=other_names.learned_groups()
+            pk=1,
+            built_at=timezone.now(),
+            rows=[[name, list(others)] for name, others in sorted(rows)],
+            groups=other_names.groups_of(rows),
         )
 
 
@@ -31,6 +35,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("built_at", models.DateTimeField()),
+                ("rows", models.JSONField(default=list)),
                 ("groups", models.JSONField()),
             ],
         ),

@@ -263,125 +263,104 @@ def parse_pairs(pairs, *, lang: str = "en") -> tuple[SearchParams, list[ParamErr
     return parse_params(data, lang=lang)
 
 
-def parse_params(data, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
+def parse_params(data: QueryDict, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
     """GET data (a QueryDict) → SearchParams and the parameters that were refused. `lang` is
     the language of the words unless the data say `lang=` (the page passes its own).
 
     Nothing here raises: a bad value is dropped and reported, so the page can still search
     (with a message) and the API can answer 400 naming the parameter.
     """
-    errors: list[ParamError] = []
+    read = _Reader(data)
+    # Read in this order (arguments are evaluated left to right): the API names the first
+    # parameter refused.
+    params = SearchParams(
+        q=clean_text(data.get("q", ""), MAX_QUERY_LENGTH),
+        statuses=_statuses(read),
+        phases=read.many("phase", PHASE_VALUES),
+        study_types=read.many("type", TYPE_VALUES),
+        sex=_sex(read),
+        healthy_volunteers=_healthy_volunteers(read),
+        countries=_countries(read),
+        conditions=tuple(
+            dict.fromkeys(clean_text(c, 200) for c in data.getlist("condition")[:20] if c.strip())
+        ),
+        age=_age(read),
+        near=clean_text(data.get("near", ""), 200),
+        radius_km=_radius(read),
+        exact=read.one("exact", 10).lower() in ("1", "true", "yes"),
+        lang=_lang(read, lang),
+        sort=_sort(read),
+    )
+    return params, read.errors
 
-    def one(name: str, limit: int, *, default: str = "") -> str:
+
+class _Reader:
+    """GET data read a parameter at a time, each refusal noted in reading order."""
+
+    def __init__(self, data: QueryDict) -> None:
+        self.data = data
+        self.errors: list[ParamError] = []
+
+    def refuse(self, name: str, message: str) -> None:
+        self.errors.append(ParamError(name, message))
+
+    def one(self, name: str, limit: int, *, default: str = "") -> str:
         """A choice or a number: control characters make it unreadable (refused), not blank."""
-        raw = str(data.get(name, default))
+        raw = str(self.data.get(name, default))
         if _CONTROL_RE.search(raw):
-            errors.append(ParamError(name, "contains control characters"))
+            self.refuse(name, "contains control characters")
             return ""
         return clean_text(raw, limit)
 
-    def many(name: str, allowed: set[str], *, upper: bool = True) -> tuple[str, ...]:
-        values = []
-        for raw in data.getlist(name)[:50]:
+    def many(self, name: str, allowed: set[str]) -> tuple[str, ...]:
+        values: list[str] = []
+        for raw in self.data.getlist(name)[:50]:
             for part in str(raw).split(","):
                 if _CONTROL_RE.search(part):
-                    errors.append(ParamError(name, "contains control characters"))
+                    self.refuse(name, "contains control characters")
                     continue
-                value = clean_text(part, 60)
-                value = value.upper() if upper else value
+                value = clean_text(part, 60).upper()
                 if not value:
                     continue
                 if value in allowed:
                     if value not in values:
                         values.append(value)
                 else:
-                    errors.append(ParamError(name, f"unknown value {value[:30]!r}"))
+                    self.refuse(name, f"unknown value {value[:30]!r}")
         return tuple(values)
 
-    q = clean_text(data.get("q", ""), MAX_QUERY_LENGTH)
 
-    raw_statuses = [clean_text(s, 60).lower() for s in data.getlist("status")]
+def _statuses(read: _Reader) -> tuple[str, ...]:
+    raw_statuses = [clean_text(s, 60).lower() for s in read.data.getlist("status")]
     if "any" in raw_statuses:
-        statuses: tuple[str, ...] = ()
-    elif raw_statuses:
-        statuses = many("status", STATUS_VALUES) or tuple(OPEN_STATUSES)
-    else:
-        statuses = tuple(OPEN_STATUSES)
+        return ()
+    if raw_statuses:
+        return read.many("status", STATUS_VALUES) or tuple(OPEN_STATUSES)
+    return tuple(OPEN_STATUSES)
 
-    phases = many("phase", PHASE_VALUES)
-    study_types = many("type", TYPE_VALUES)
-    sex = one("sex", 10).upper()
+
+def _sex(read: _Reader) -> str:
+    sex = read.one("sex", 10).upper()
     if sex in ("", "ALL"):
-        sex = ""
-    elif sex not in (Sex.FEMALE, Sex.MALE):
-        errors.append(ParamError("sex", "must be FEMALE or MALE"))
-        sex = ""
-    healthy = one("healthy", 10).lower()
+        return ""
+    if sex not in (Sex.FEMALE, Sex.MALE):
+        read.refuse("sex", "must be FEMALE or MALE")
+        return ""
+    return sex
+
+
+def _healthy_volunteers(read: _Reader) -> bool:
+    healthy = read.one("healthy", 10).lower()
     if healthy not in ("", "0", "1", "true", "false", "yes", "no"):
-        errors.append(ParamError("healthy", "must be 1 or 0"))
-    healthy_volunteers = healthy in ("1", "true", "yes")
-
-    countries = _country_codes(data.getlist("country"), errors)
-    conditions = tuple(
-        dict.fromkeys(clean_text(c, 200) for c in data.getlist("condition")[:20] if c.strip())
-    )
-
-    age = None
-    raw_age = one("age", 10)
-    if raw_age:
-        if raw_age.isdecimal() and 0 <= int(raw_age) <= 120:
-            age = int(raw_age)
-        else:
-            errors.append(ParamError("age", "must be a whole number of years from 0 to 120"))
-
-    near = clean_text(data.get("near", ""), 200)
-    radius: int | None = DEFAULT_RADIUS_KM
-    raw_radius = one("radius", 10, default=data.get("radius_km", "")).lower()
-    if raw_radius in ("any", "0"):
-        radius = None
-    elif raw_radius:
-        if raw_radius.isdecimal() and int(raw_radius) in RADII_KM:
-            radius = int(raw_radius)
-        elif raw_radius.isdecimal() and 1 <= int(raw_radius) <= 20000:
-            radius = int(raw_radius)  # the API may ask any distance; the page offers a few
-        else:
-            errors.append(ParamError("radius", "must be a number of kilometres or 'any'"))
-
-    exact = one("exact", 10).lower() in ("1", "true", "yes")
-    raw_lang = one("lang", 10).lower()
-    if raw_lang and raw_lang not in LANGUAGES:
-        errors.append(ParamError("lang", f"must be one of {', '.join(LANGUAGES)}"))
-    lang = raw_lang if raw_lang in LANGUAGES else (lang if lang in LANGUAGES else "en")
-
-    sort = one("sort", 20).lower()
-    if sort and sort not in SORTS:
-        errors.append(ParamError("sort", f"must be one of {', '.join(SORTS)}"))
-        sort = ""
-
-    params = SearchParams(
-        q=q,
-        statuses=statuses,
-        phases=phases,
-        study_types=study_types,
-        sex=sex,
-        healthy_volunteers=healthy_volunteers,
-        countries=countries,
-        conditions=conditions,
-        age=age,
-        near=near,
-        radius_km=radius,
-        sort=sort,
-        lang=lang,
-        exact=exact,
-    )
-    return params, errors
+        read.refuse("healthy", "must be 1 or 0")
+    return healthy in ("1", "true", "yes")
 
 
-def _country_codes(values: list[str], errors: list[ParamError]) -> tuple[str, ...]:
+def _countries(read: _Reader) -> tuple[str, ...]:
     import pycountry
 
-    codes = []
-    for raw in values[:50]:
+    codes: list[str] = []
+    for raw in read.data.getlist("country")[:50]:
         for part in str(raw).split(","):
             code = clean_text(part, 10).upper()
             if not code:
@@ -390,8 +369,45 @@ def _country_codes(values: list[str], errors: list[ParamError]) -> tuple[str, ..
                 if code not in codes:
                     codes.append(code)
             else:
-                errors.append(ParamError("country", f"unknown country code {code[:10]!r}"))
+                read.refuse("country", f"unknown country code {code[:10]!r}")
     return tuple(codes)
+
+
+def _age(read: _Reader) -> int | None:
+    raw_age = read.one("age", 10)
+    if not raw_age:
+        return None
+    if raw_age.isdecimal() and 0 <= int(raw_age) <= 120:
+        return int(raw_age)
+    read.refuse("age", "must be a whole number of years from 0 to 120")
+    return None
+
+
+def _radius(read: _Reader) -> int | None:
+    raw_radius = read.one("radius", 10, default=read.data.get("radius_km", "")).lower()
+    if raw_radius in ("any", "0"):
+        return None
+    if not raw_radius:
+        return DEFAULT_RADIUS_KM
+    if raw_radius.isdecimal() and 1 <= int(raw_radius) <= 20000:
+        return int(raw_radius)  # the API may ask any distance; the page offers RADII_KM
+    read.refuse("radius", "must be a number of kilometres or 'any'")
+    return DEFAULT_RADIUS_KM
+
+
+def _lang(read: _Reader, default: str) -> str:
+    raw_lang = read.one("lang", 10).lower()
+    if raw_lang and raw_lang not in LANGUAGES:
+        read.refuse("lang", f"must be one of {', '.join(LANGUAGES)}")
+    return raw_lang if raw_lang in LANGUAGES else (default if default in LANGUAGES else "en")
+
+
+def _sort(read: _Reader) -> str:
+    sort = read.one("sort", 20).lower()
+    if sort and sort not in SORTS:
+        read.refuse("sort", f"must be one of {', '.join(SORTS)}")
+        return ""
+    return sort
 
 
 def parse_page(value) -> int:

@@ -19,8 +19,9 @@ import math
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from django.core.cache import cache
 from django.db import connection, connections, transaction
@@ -33,6 +34,12 @@ from trials.countries import country_name
 from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
 from trials.query import FIELDS, LANGUAGES, Clause, Understood, snippet, understand
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+    from django_stubs_ext import StrOrPromise
+
+    from trials import engine
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 20
@@ -207,7 +214,7 @@ class SearchParams:
     def is_default_statuses(self) -> bool:
         return set(self.statuses) == set(OPEN_STATUSES)
 
-    def without(self, **changes) -> "SearchParams":
+    def without(self, **changes: Unpack["_ParamChanges"]) -> "SearchParams":
         return replace(self, **changes)
 
     def to_query(self) -> list[tuple[str, str]]:
@@ -240,6 +247,27 @@ class SearchParams:
         return pairs
 
 
+class _ParamChanges(TypedDict, total=False):
+    """What SearchParams.without may change: any of its fields (mypy checks these against the
+    dataclass through replace())."""
+
+    q: str
+    statuses: tuple[str, ...]
+    phases: tuple[str, ...]
+    study_types: tuple[str, ...]
+    sex: str
+    healthy_volunteers: bool
+    countries: tuple[str, ...]
+    conditions: tuple[str, ...]
+    age: int | None
+    near: str
+    radius_km: int | None
+    sort: str
+    point: geo.Point | None
+    lang: str
+    exact: bool
+
+
 class ParamError(ValueError):
     """A parameter the API refuses (the page ignores it and says so)."""
 
@@ -254,7 +282,9 @@ PHASE_VALUES = {p.value for p in Phase}
 TYPE_VALUES = {t.value for t in StudyType}
 
 
-def parse_pairs(pairs, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
+def parse_pairs(
+    pairs: Iterable[Sequence[object]], *, lang: str = "en"
+) -> tuple[SearchParams, list[ParamError]]:
     """A saved search ([key, value] pairs: SearchParams.to_query(), as alerts and signed links
     keep it) → SearchParams, read exactly as the page reads its query string."""
     data = QueryDict(mutable=True)
@@ -410,7 +440,7 @@ def _sort(read: _Reader) -> str:
     return sort
 
 
-def parse_page(value) -> int:
+def parse_page(value: object) -> int:
     """page=-1, page=abc → 1; the caller clamps to the last page."""
     try:
         return max(1, min(int(str(value)[:6]), 10_000))
@@ -447,15 +477,18 @@ FIELD_WEIGHTS = {
 _LEXEME_RE = re.compile(r"'((?:[^']|'')*)'")
 
 
+# A clause, its fields as weight labels ("" = all), its phrases as (phraseto_tsquery text, boost).
+ClausePhrases = tuple[Clause, str, list[tuple[str, float]]]
+
+
 @dataclass
 class CompiledQuery:
     tsquery: str | None  # what must match (tsquery text), None when only NCT ids were asked
     nct_ids: list[str] = field(default_factory=list)  # trials named: they match and come first
     rank_tsquery: str = ""  # what ranks: the match and the optional clauses
     understood: Understood | None = None
-    # For the search index (trials.engine): each clause with its fields as weight labels
-    # ("" = all) and its phrases as (phraseto_tsquery text, boost).
-    clause_phrases: list = field(default_factory=list)
+    # For the search index (trials.engine): each clause with its phrases.
+    clause_phrases: list[ClausePhrases] = field(default_factory=list)
 
 
 def _weights(fields: tuple[str, ...]) -> str:
@@ -488,7 +521,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         )
         compiled_phrases = cursor.fetchone()[0] if phrases else []
     by_clause: dict[int, list[str]] = {}
-    engine_phrases: dict[int, tuple] = {}
+    engine_phrases: dict[int, ClausePhrases] = {}
     for (clause, phrase), text in zip(phrases, compiled_phrases, strict=True):
         if not text:
             continue  # only stopwords
@@ -524,12 +557,34 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
 # --- running it ----------------------------------------------------------------------------------
 
 
+class NearestSite(TypedDict):
+    """A trial's nearest eligible site, as nearest_sites() reads it."""
+
+    id: int
+    facility: str
+    city: str
+    state: str
+    country: str
+    country_code: str
+    status: str
+    distance_km: float | None  # None when no place was given
+
+
+class FacetOption(TypedDict):
+    """One option of a filter on the search page, with the trials choosing it would give."""
+
+    value: str
+    label: "StrOrPromise"
+    count: int
+    selected: bool
+
+
 @dataclass
 class TrialHit:
     trial: Trial
     rank: float = 0.0
     snippet: str = ""
-    nearest_site: dict | None = None  # {"facility", "city", "country", "distance_km", ...}
+    nearest_site: NearestSite | None = None
 
 
 @dataclass
@@ -539,7 +594,7 @@ class SearchResult:
     hits: list[TrialHit]
     page: int
     num_pages: int
-    facets: dict[str, list[dict]]
+    facets: dict[str, list[FacetOption]]
     suggestion: str | None = None  # "did you mean" for the query
     place_suggestion: str | None = None  # "did you mean" for the place
     place_unknown: bool = False
@@ -563,10 +618,16 @@ class SearchResult:
         return self.page > 1
 
 
-def filter_parts(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+# The query arguments of the search SQL, by name (%(name)s).
+SqlArgs = dict[str, str | int | float | datetime.datetime | list[str] | None]
+
+
+def filter_parts(
+    params: SearchParams, compiled: CompiledQuery | None
+) -> tuple[dict[str, Any], SqlArgs]:
     """The search's filters as filter_sql() references and their query arguments."""
-    refs: dict = {}
-    args: dict = {}
+    refs: dict[str, Any] = {}
+    args: SqlArgs = {}
     if compiled:
         refs["query"] = (
             "%(tsquery)s::tsquery",
@@ -645,7 +706,7 @@ def _order_sql(
     return "t.last_update_posted DESC NULLS LAST"
 
 
-def search_cache_key(*parts) -> str | None:
+def search_cache_key(*parts: object) -> str | None:
     """A cache key valid until the next import; None when the cache is unavailable."""
     generation = cache.get("search:generation")
     if generation is None:
@@ -692,7 +753,7 @@ def search_trials(
     return result
 
 
-def engine_filters(params: SearchParams):
+def engine_filters(params: SearchParams) -> "engine.Filters":
     """The page's filters, as the search index takes them."""
     from trials import engine
 
@@ -728,7 +789,7 @@ def _search(
     key_parts = (sorted(args.items()), sorted(refs))
     index_generation = engine.generation()
     # Built lazily: a page served from the cache opens no searcher.
-    searches: list = []
+    searches: list[engine.Search] = []
 
     def index_search() -> "engine.Search":
         if not searches:
@@ -789,7 +850,7 @@ def _search(
 
 
 @contextlib.contextmanager
-def _matching_cursor(text_search: bool):
+def _matching_cursor(text_search: bool) -> Iterator["CursorWrapper"]:
     """A cursor for the queries that read every match of a search.
 
     A broad term ("cancer") matches most of the registry, and PostgreSQL then prefers a
@@ -812,7 +873,15 @@ def _matching_cursor(text_search: bool):
         yield cursor
 
 
-def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> list[tuple]:
+def _ranked_ids(
+    refs: dict[str, Any],
+    args: SqlArgs,
+    sort: str,
+    params: SearchParams,
+    compiled: CompiledQuery | None,
+    limit: int,
+    offset: int,
+) -> list[tuple[int, float]]:
     rank = (
         f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(rank_tsquery)s::tsquery)" if compiled else "0"
     )
@@ -838,7 +907,9 @@ def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> 
         return [(trial_id, float(rank or 0)) for trial_id, rank in cursor.fetchall()]
 
 
-def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list[TrialHit]:
+def _hydrate(
+    rows: Sequence[tuple[int, float]], params: SearchParams, compiled: CompiledQuery | None
+) -> list[TrialHit]:
     ids = [row[0] for row in rows]
     if not ids:
         return []
@@ -868,7 +939,7 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
     ]
 
 
-def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, dict]:
+def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, NearestSite]:
     """Each trial's nearest eligible site (by distance when a place is known, else its first
     recruiting site). One query for the whole page."""
     if not trial_ids:
@@ -932,7 +1003,14 @@ FACET_COLUMNS = (
 )
 
 
-def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
+class FacetCounts(TypedDict):
+    """The number of matching trials and, per facet, its values' counts, most first."""
+
+    count: int
+    facets: dict[str, list[tuple[str, int]]]
+
+
+def _count_and_facet_counts(refs: dict[str, Any], args: SqlArgs, with_facets: bool) -> FacetCounts:
     """The total and, for each filter, the count of each of its options with every *other*
     filter applied (what choosing it would give).
 
@@ -952,7 +1030,10 @@ def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
             f"""(SELECT '{name}', ({value})::text, count(*) FROM base t {extra}
                  GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {limit})"""
         )
-    counts: dict = {"count": 0, "facets": {name: [] for name in FACETS} if with_facets else {}}
+    counts: FacetCounts = {
+        "count": 0,
+        "facets": {name: [] for name in FACETS} if with_facets else {},
+    }
     with _matching_cursor("query" in refs) as cursor:
         cursor.execute(
             f"""WITH base AS MATERIALIZED (SELECT {FACET_COLUMNS} FROM trials_trial t
@@ -977,14 +1058,16 @@ def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
     return counts
 
 
-def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list[dict]]:
+def _facet_options(
+    params: SearchParams, raw: dict[str, list[tuple[str, int]]]
+) -> dict[str, list[FacetOption]]:
     """Counts → the options each filter shows, labelled in the active language."""
     status_counts = dict(raw["status"])
     phase_counts = dict(raw["phase"])
     type_counts = dict(raw["type"])
     sex_counts = dict(raw["sex"])
     healthy_counts = dict(raw["healthy"])
-    facets: dict[str, list[dict]] = {
+    facets: dict[str, list[FacetOption]] = {
         "status": [
             {
                 "value": s.value,
@@ -1035,7 +1118,7 @@ def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list
         ],
     }
     selected = set(params.countries)
-    countries = [
+    countries: list[FacetOption] = [
         {"value": code, "label": country_name(code), "count": count, "selected": code in selected}
         for code, count in raw["country"]
     ]
@@ -1047,14 +1130,16 @@ def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list
     ]
     facets["country"] = sorted(countries, key=lambda f: f["label"])
     shown = {m for m, _ in raw["condition"]}
-    facets["condition"] = [
+    conditions: list[FacetOption] = [
         {"value": m, "label": m, "count": count, "selected": m in params.conditions}
         for m, count in raw["condition"]
-    ] + [
+    ]
+    conditions += [
         {"value": c, "label": c, "count": 0, "selected": True}
         for c in params.conditions
         if c not in shown
     ]
+    facets["condition"] = conditions
     return facets
 
 

@@ -25,11 +25,16 @@ import logging
 import threading
 import time
 from functools import wraps
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from config.outage import connection_lost
+
+if TYPE_CHECKING:
+    import psycopg
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ def read_alias() -> str:
     return DEFAULT_DB_ALIAS
 
 
-def read_connection():
+def read_connection() -> "BaseDatabaseWrapper":
     """The connection for raw SQL that only reads: `read_connection().cursor()`."""
     return connections[read_alias()]
 
@@ -255,7 +260,7 @@ def wait_for_replica(timeout: float | None = None) -> bool:
 # --- PgBouncer ------------------------------------------------------------------------------
 
 
-def direct_connection():
+def direct_connection() -> "psycopg.Connection[tuple[Any, ...]] | None":
     """A psycopg connection of its own straight to PostgreSQL (DATABASE_DIRECT_URL) for
     session-level state such as advisory locks, under PgBouncer; None without a pooler (the
     default connection is a real session then). The database is the default alias's, so

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from trials.countries import country_code
 from trials.eligibility import split_eligibility
@@ -258,6 +259,54 @@ def parse_study(record) -> ParsedStudy:
 
 
 def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStudy:
+    modules = _modules(record, protocol)
+    fields: dict[str, Any] = {
+        "nct_id": nct_id,
+        **_identification(ident),
+        **_status(modules.status, modules.misc),
+        **_design(modules.design),
+        **_eligibility(modules.eligibility),
+        **_arms_interventions(modules.arms),
+        **_outcomes(modules.outcomes),
+        **_sponsor_collaborators(modules.sponsors),
+    }
+    contact_fields, sites, central = _contacts_locations(modules.contacts)
+    fields |= {
+        **contact_fields,
+        **_results(record),
+        **_description(modules.description),
+        **_conditions(modules.conditions),
+        **_derived(modules.condition_browse, modules.intervention_browse),
+    }
+    return ParsedStudy(
+        nct_id=nct_id,
+        record_hash=record_hash(record),
+        fields=fields,
+        sites=sites,
+        central_contacts=central,
+    )
+
+
+@dataclass(frozen=True)
+class _Modules:
+    """The modules of a record `_parse` reads (besides identificationModule), each an object."""
+
+    status: dict
+    sponsors: dict
+    description: dict
+    conditions: dict
+    design: dict
+    arms: dict
+    outcomes: dict
+    eligibility: dict
+    contacts: dict
+    misc: dict
+    condition_browse: dict
+    intervention_browse: dict
+
+
+def _modules(record: dict, protocol: dict) -> _Modules:
+    """Every module checked before any field: a module of the wrong shape is what is named."""
     p = "protocolSection"
     status = _obj(protocol.get("statusModule"), f"{p}.statusModule")
     sponsors = _obj(protocol.get("sponsorCollaboratorsModule"), f"{p}.sponsorCollaboratorsModule")
@@ -269,37 +318,76 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
     eligibility = _obj(protocol.get("eligibilityModule"), f"{p}.eligibilityModule")
     contacts = _obj(protocol.get("contactsLocationsModule"), f"{p}.contactsLocationsModule")
     derived = _obj(record.get("derivedSection"), "derivedSection")
-    misc = _obj(derived.get("miscInfoModule"), "derivedSection.miscInfoModule")
-    condition_browse = _obj(derived.get("conditionBrowseModule"), "conditionBrowseModule")
-    intervention_browse = _obj(derived.get("interventionBrowseModule"), "interventionBrowseModule")
+    return _Modules(
+        status=status,
+        sponsors=sponsors,
+        description=description,
+        conditions=conditions,
+        design=design,
+        arms=arms,
+        outcomes=outcomes,
+        eligibility=eligibility,
+        contacts=contacts,
+        misc=_obj(derived.get("miscInfoModule"), "derivedSection.miscInfoModule"),
+        condition_browse=_obj(derived.get("conditionBrowseModule"), "conditionBrowseModule"),
+        intervention_browse=_obj(
+            derived.get("interventionBrowseModule"), "interventionBrowseModule"
+        ),
+    )
 
+
+# --- the record, module by module: each returns the Trial fields it holds --------------------
+
+
+def _identification(ident: dict) -> dict[str, Any]:
     brief_title = _str(ident.get("briefTitle"), "briefTitle")
     if not brief_title:
         raise RecordError("briefTitle is missing")
+    # The sponsor's own study id and the other registries' ids (EudraCT, ...): searchable.
+    secondary_ids = [
+        _str(_obj(ident.get("orgStudyIdInfo") or {}, "orgStudyIdInfo").get("id"), "orgStudyId"),
+        *(
+            _str(_obj(s, "secondaryIdInfos[]").get("id"), "secondaryIdInfos[].id")
+            for s in _list(ident.get("secondaryIdInfos"), "secondaryIdInfos")
+        ),
+    ]
+    return {
+        "secondary_ids": [i for i in dict.fromkeys(secondary_ids) if i],
+        "brief_title": brief_title,
+        "official_title": _str(ident.get("officialTitle"), "officialTitle"),
+        "acronym": _str(ident.get("acronym"), "acronym", max_length=100),
+    }
 
-    start, start_precision, start_type = _date_struct(
-        status.get("startDateStruct"), "startDateStruct"
-    )
-    primary, primary_precision, primary_type = _date_struct(
-        status.get("primaryCompletionDateStruct"), "primaryCompletionDateStruct"
-    )
-    completion, completion_precision, completion_type = _date_struct(
-        status.get("completionDateStruct"), "completionDateStruct"
-    )
-    first_posted, _ = parse_partial_date(
-        _obj(status.get("studyFirstPostDateStruct"), "studyFirstPostDateStruct").get("date"),
-        "studyFirstPostDateStruct.date",
-    )
-    results_first_posted, _ = parse_partial_date(
-        _obj(status.get("resultsFirstPostDateStruct"), "resultsFirstPostDateStruct").get("date"),
-        "resultsFirstPostDateStruct.date",
-    )
-    last_update, _ = parse_partial_date(
-        _obj(status.get("lastUpdatePostDateStruct"), "lastUpdatePostDateStruct").get("date"),
-        "lastUpdatePostDateStruct.date",
-    )
-    retrieved_on, _ = parse_partial_date(misc.get("versionHolder"), "versionHolder")
 
+def _status(status: dict, misc: dict) -> dict[str, Any]:
+    """The record's dates, with the data release that served it (misc), and the status."""
+    fields: dict[str, Any] = {}
+    for name, struct in (
+        ("start_date", "startDateStruct"),
+        ("primary_completion_date", "primaryCompletionDateStruct"),
+        ("completion_date", "completionDateStruct"),
+    ):
+        date, precision, kind = _date_struct(status.get(struct), struct)
+        fields |= {name: date, f"{name}_precision": precision, f"{name}_type": kind}
+    for name, struct in (
+        ("first_posted", "studyFirstPostDateStruct"),
+        ("results_first_posted", "resultsFirstPostDateStruct"),
+        ("last_update_posted", "lastUpdatePostDateStruct"),
+    ):
+        fields[name], _ = parse_partial_date(
+            _obj(status.get(struct), struct).get("date"), f"{struct}.date"
+        )
+    fields["retrieved_on"], _ = parse_partial_date(misc.get("versionHolder"), "versionHolder")
+    return fields | {
+        "overall_status": _enum(
+            status.get("overallStatus"), "overallStatus", STATUSES, required=True
+        ),
+        "last_known_status": _enum(status.get("lastKnownStatus"), "lastKnownStatus", STATUSES),
+        "why_stopped": _str(status.get("whyStopped"), "whyStopped"),
+    }
+
+
+def _design(design: dict) -> dict[str, Any]:
     phases = _strs(design.get("phases"), "phases")
     for phase in phases:
         if phase not in PHASES:
@@ -315,7 +403,18 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
             raise RecordError(f"enrollmentInfo.count is absurd: {enrollment_count}")
     design_info = _obj(design.get("designInfo"), "designInfo")
     masking = _obj(design_info.get("maskingInfo"), "maskingInfo")
+    return {
+        "phases": phases,
+        "enrollment_count": enrollment_count,
+        "study_type": _enum(design.get("studyType"), "studyType", STUDY_TYPES),
+        "enrollment_type": _str(enrollment.get("type"), "enrollmentInfo.type", max_length=9),
+        "primary_purpose": _str(design_info.get("primaryPurpose"), "primaryPurpose", max_length=32),
+        "allocation": _str(design_info.get("allocation"), "allocation", max_length=16),
+        "masking": _str(masking.get("masking"), "masking", max_length=16),
+    }
 
+
+def _eligibility(eligibility: dict) -> dict[str, Any]:
     min_age_text = _str(eligibility.get("minimumAge"), "minimumAge")
     max_age_text = _str(eligibility.get("maximumAge"), "maximumAge")
     min_age = age_in_days(min_age_text, "minimumAge")
@@ -324,7 +423,23 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
         raise RecordError(f"minimumAge {min_age_text!r} is above maximumAge {max_age_text!r}")
     criteria = _str(eligibility.get("eligibilityCriteria"), "eligibilityCriteria")
     inclusion, exclusion = split_eligibility(criteria)
+    return {
+        "eligibility_criteria": criteria,
+        "inclusion_criteria": inclusion,
+        "exclusion_criteria": exclusion,
+        "minimum_age": min_age_text,
+        "maximum_age": max_age_text,
+        "minimum_age_days": min_age,
+        "maximum_age_days": max_age,
+        # Absent stays absent ("not stated" on the page): never a default of "ALL".
+        "sex": _enum(eligibility.get("sex"), "sex", SEXES),
+        "gender_description": _str(eligibility.get("genderDescription"), "genderDescription"),
+        "healthy_volunteers": _bool(eligibility.get("healthyVolunteers"), "healthyVolunteers"),
+        "std_ages": _strs(eligibility.get("stdAges"), "stdAges"),
+    }
 
+
+def _arms_interventions(arms: dict) -> dict[str, Any]:
     interventions = []
     for i, item in enumerate(_list(arms.get("interventions"), "interventions")):
         item = _obj(item, f"interventions[{i}]")
@@ -349,14 +464,31 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
                 ),
             }
         )
-    primary_outcomes = _outcomes(outcomes.get("primaryOutcomes"), "primaryOutcomes")
-    secondary_outcomes = _outcomes(outcomes.get("secondaryOutcomes"), "secondaryOutcomes")
+    return {"interventions": interventions, "arm_groups": arm_groups}
 
+
+def _outcomes(outcomes: dict) -> dict[str, Any]:
+    return {
+        "primary_outcomes": _outcome_list(outcomes.get("primaryOutcomes"), "primaryOutcomes"),
+        "secondary_outcomes": _outcome_list(outcomes.get("secondaryOutcomes"), "secondaryOutcomes"),
+    }
+
+
+def _sponsor_collaborators(sponsors: dict) -> dict[str, Any]:
     lead = _obj(sponsors.get("leadSponsor"), "leadSponsor")
     collaborators = [
         _str(_obj(c, "collaborators[]").get("name"), "collaborators[].name")
         for c in _list(sponsors.get("collaborators"), "collaborators")
     ]
+    return {
+        "lead_sponsor": _str(lead.get("name"), "leadSponsor.name", max_length=300),
+        "lead_sponsor_class": _str(lead.get("class"), "leadSponsor.class", max_length=16),
+        "collaborators": [c for c in collaborators if c],
+    }
+
+
+def _contacts_locations(contacts: dict) -> tuple[dict[str, Any], list[ParsedSite], list[dict]]:
+    """(the Trial fields: officials and the sites' countries, the sites, the central contacts)"""
     officials = []
     for i, item in enumerate(_list(contacts.get("overallOfficials"), "overallOfficials")):
         item = _obj(item, f"overallOfficials[{i}]")
@@ -367,96 +499,50 @@ def _parse(record: dict, protocol: dict, ident: dict, nct_id: str) -> ParsedStud
                 "role": _str(item.get("role"), f"overallOfficials[{i}].role"),
             }
         )
-
     sites = _parse_sites(contacts)
     central = [
         _parse_contact(c, f"centralContacts[{i}]", i)
         for i, c in enumerate(_list(contacts.get("centralContacts"), "centralContacts"))
     ]
-
-    # The sponsor's own study id and the other registries' ids (EudraCT, ...): searchable.
-    secondary_ids = [
-        _str(_obj(ident.get("orgStudyIdInfo") or {}, "orgStudyIdInfo").get("id"), "orgStudyId"),
-        *(
-            _str(_obj(s, "secondaryIdInfos[]").get("id"), "secondaryIdInfos[].id")
-            for s in _list(ident.get("secondaryIdInfos"), "secondaryIdInfos")
-        ),
-    ]
     fields = {
-        "nct_id": nct_id,
-        "secondary_ids": [i for i in dict.fromkeys(secondary_ids) if i],
-        "brief_title": brief_title,
-        "official_title": _str(ident.get("officialTitle"), "officialTitle"),
-        "acronym": _str(ident.get("acronym"), "acronym", max_length=100),
-        "overall_status": _enum(
-            status.get("overallStatus"), "overallStatus", STATUSES, required=True
-        ),
-        "last_known_status": _enum(status.get("lastKnownStatus"), "lastKnownStatus", STATUSES),
-        "why_stopped": _str(status.get("whyStopped"), "whyStopped"),
-        "start_date": start,
-        "start_date_precision": start_precision,
-        "start_date_type": start_type,
-        "primary_completion_date": primary,
-        "primary_completion_date_precision": primary_precision,
-        "primary_completion_date_type": primary_type,
-        "completion_date": completion,
-        "completion_date_precision": completion_precision,
-        "completion_date_type": completion_type,
-        "first_posted": first_posted,
-        "results_first_posted": results_first_posted,
-        "last_update_posted": last_update,
-        "retrieved_on": retrieved_on,
-        "study_type": _enum(design.get("studyType"), "studyType", STUDY_TYPES),
-        "phases": phases,
-        "enrollment_count": enrollment_count,
-        "enrollment_type": _str(enrollment.get("type"), "enrollmentInfo.type", max_length=9),
-        "primary_purpose": _str(design_info.get("primaryPurpose"), "primaryPurpose", max_length=32),
-        "allocation": _str(design_info.get("allocation"), "allocation", max_length=16),
-        "masking": _str(masking.get("masking"), "masking", max_length=16),
-        "has_results": bool(_bool(record.get("hasResults"), "hasResults")),
+        "officials": officials,
+        "country_codes": sorted({s.country_code for s in sites if s.country_code}),
+    }
+    return fields, sites, central
+
+
+def _description(description: dict) -> dict[str, Any]:
+    return {
         "brief_summary": _str(description.get("briefSummary"), "briefSummary"),
         "detailed_description": _str(description.get("detailedDescription"), "detailedDescription"),
+    }
+
+
+def _conditions(conditions: dict) -> dict[str, Any]:
+    return {
         "conditions": _strs(conditions.get("conditions"), "conditions"),
         "keywords": _strs(conditions.get("keywords"), "keywords"),
+    }
+
+
+def _results(record: dict) -> dict[str, Any]:
+    return {"has_results": bool(_bool(record.get("hasResults"), "hasResults"))}
+
+
+def _derived(condition_browse: dict, intervention_browse: dict) -> dict[str, Any]:
+    """The registry's MeSH indexing of the conditions and interventions."""
+    return {
         "condition_meshes": _mesh_terms(condition_browse.get("meshes"), "conditionBrowse.meshes"),
         "condition_ancestors": _mesh_terms(
             condition_browse.get("ancestors"), "conditionBrowse.ancestors"
         ),
-        "interventions": interventions,
         "intervention_meshes": _mesh_terms(
             intervention_browse.get("meshes"), "interventionBrowse.meshes"
         ),
-        "arm_groups": arm_groups,
-        "primary_outcomes": primary_outcomes,
-        "secondary_outcomes": secondary_outcomes,
-        "eligibility_criteria": criteria,
-        "inclusion_criteria": inclusion,
-        "exclusion_criteria": exclusion,
-        "minimum_age": min_age_text,
-        "maximum_age": max_age_text,
-        "minimum_age_days": min_age,
-        "maximum_age_days": max_age,
-        # Absent stays absent ("not stated" on the page): never a default of "ALL".
-        "sex": _enum(eligibility.get("sex"), "sex", SEXES),
-        "gender_description": _str(eligibility.get("genderDescription"), "genderDescription"),
-        "healthy_volunteers": _bool(eligibility.get("healthyVolunteers"), "healthyVolunteers"),
-        "std_ages": _strs(eligibility.get("stdAges"), "stdAges"),
-        "lead_sponsor": _str(lead.get("name"), "leadSponsor.name", max_length=300),
-        "lead_sponsor_class": _str(lead.get("class"), "leadSponsor.class", max_length=16),
-        "collaborators": [c for c in collaborators if c],
-        "officials": officials,
-        "country_codes": sorted({s.country_code for s in sites if s.country_code}),
     }
-    return ParsedStudy(
-        nct_id=nct_id,
-        record_hash=record_hash(record),
-        fields=fields,
-        sites=sites,
-        central_contacts=central,
-    )
 
 
-def _outcomes(value, path: str) -> list[dict]:
+def _outcome_list(value, path: str) -> list[dict]:
     """[{"measure", "time_frame", "description"}] in record order, as registered."""
     items = []
     for i, item in enumerate(_list(value, path)):

@@ -11,24 +11,36 @@ Used by `manage.py import_ctgov` and by the scheduled sync, so both behave the s
 """
 
 import contextlib
+import datetime
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from django.db import DatabaseError, connection, reset_queries, transaction
-from django.db.models import JSONField
+from django.db.models import Field, JSONField, Model
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from config.db import direct_connection, wait_for_replica
-from trials.ctgov import ParsedStudy, RecordError, changed_paths, parse_study, patient_changes
+from trials.ctgov import (
+    ParsedSite,
+    ParsedStudy,
+    RecordError,
+    changed_paths,
+    parse_study,
+    patient_changes,
+)
 from trials.geo import locate_cities, refresh_postal_codes
 from trials.models import TRIAL_PORTAL_FIELDS, Contact, Site, Trial, TrialVersion
 from trials.sources import BadRecord
+
+if TYPE_CHECKING:
+    import psycopg
+    from django.db.backends.utils import CursorWrapper
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +77,58 @@ SITE_UPDATE_FIELDS = [
 ]
 
 
+# A study record as the registry serves it: JSON, read by trials.ctgov.
+Record = dict[str, Any]
+# A row to COPY, by model attribute name (the model's defaults fill the rest).
+Row = dict[str, object]
+
+
+class _Item(NamedTuple):
+    """A record to write, with where it came from (for messages) and what it says."""
+
+    label: str
+    record: Record
+    parsed: ParsedStudy
+
+
+class _Failed(NamedTuple):
+    """A record that cannot be used, and why."""
+
+    label: str
+    message: str
+
+
+class _Stored(TypedDict):
+    """What an import compares of a trial already in the database."""
+
+    id: int
+    nct_id: str
+    record_hash: str
+    change_count: int
+    last_update_posted: datetime.date | None
+    retrieved_on: datetime.date | None
+
+
+class _SiteRow(TypedDict, total=False):
+    """A site's registry columns (SITE_UPDATE_FIELDS, the trial and key; id once known)."""
+
+    id: int
+    trial_id: int
+    key: str
+    position: int
+    facility: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    country_code: str
+    latitude: float | None
+    longitude: float | None
+    location_estimated: bool
+    status: str
+    removed_at: datetime.datetime | None
+
+
 @dataclass
 class ImportStats:
     created: int = 0
@@ -89,7 +153,7 @@ class ImportStats:
         )
 
 
-def _noop(*args, **kwargs):
+def _noop(*args: object, **kwargs: object) -> None:
     pass
 
 
@@ -102,7 +166,7 @@ class Importer:
         on_progress: Callable[[ImportStats], None] = _noop,
         on_note: Callable[[str, str], None] = _noop,
         writers: int = 1,
-    ):
+    ) -> None:
         self.batch_size = batch_size
         self.on_error = on_error
         self.on_note = on_note
@@ -117,23 +181,23 @@ class Importer:
 
     # --- driving -----------------------------------------------------------------------------
 
-    def run(self, records: Iterable[tuple[str, dict | BadRecord]]) -> ImportStats:
+    def run(self, records: Iterable[tuple[str, Record | BadRecord]]) -> ImportStats:
         pool = _Writers(self._flush, self.writers) if self.writers > 1 else None
         flush = pool.submit if pool else self._flush
-        batch: dict[str, tuple[str, dict, ParsedStudy]] = {}
+        batch: dict[str, _Item] = {}
         try:
-            for label, record, parsed in _parsed_ahead(records):
-                if isinstance(parsed, str):
-                    self._fail(label, parsed)
+            for item in _parsed_ahead(records):
+                if isinstance(item, _Failed):
+                    self._fail(item.label, item.message)
                     continue
-                if parsed.nct_id in batch:
+                if item.parsed.nct_id in batch:
                     # The same study twice in one input: write the first, then the second over
                     # it (every batch in flight done first).
                     flush(batch)
                     if pool:
                         pool.wait()
                     batch = {}
-                batch[parsed.nct_id] = (label, record, parsed)
+                batch[item.parsed.nct_id] = item
                 if len(batch) >= self.batch_size:
                     flush(batch)
                     batch = {}
@@ -144,12 +208,12 @@ class Importer:
                 pool.close()
         return self.stats
 
-    def _fail(self, label: str, message: str):
+    def _fail(self, label: str, message: str) -> None:
         with self._lock:
             self.stats.failed += 1
             self.on_error(label, message)
 
-    def _flush(self, batch: dict[str, tuple[str, dict, ParsedStudy]]):
+    def _flush(self, batch: dict[str, _Item]) -> None:
         items = list(batch.values())
         try:
             with transaction.atomic():
@@ -161,7 +225,9 @@ class Importer:
                     with transaction.atomic():
                         self._write([item])
                 except DatabaseError as exc:
-                    self._fail(item[0], f"{item[2].nct_id}: database refused it: {exc}".strip())
+                    self._fail(
+                        item.label, f"{item.parsed.nct_id}: database refused it: {exc}".strip()
+                    )
         with self._lock:
             self.on_progress(self.stats)
         # With DEBUG on, Django keeps every query: a long import must not grow with it.
@@ -169,15 +235,15 @@ class Importer:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def _write(self, items: list[tuple[str, dict, ParsedStudy]]):
-        existing = {
+    def _write(self, items: list[_Item]) -> None:
+        existing: dict[str, _Stored] = {
             row["nct_id"]: row
             for row in Trial.objects.filter(nct_id__in=[p.nct_id for _, _, p in items]).values(
                 "id", "nct_id", "record_hash", "change_count", "last_update_posted", "retrieved_on"
             )
         }
-        new: list[tuple[dict, ParsedStudy]] = []
-        changed: list[tuple[Any, dict, ParsedStudy]] = []
+        new: list[tuple[Record, ParsedStudy]] = []
+        changed: list[tuple[_Stored, Record, ParsedStudy]] = []
         notes: list[tuple[str, str]] = []
         unchanged = 0
         for label, record, parsed in items:
@@ -206,17 +272,17 @@ class Importer:
             self.stats.changed_ids.extend(created_ids)
             self.stats.changed_ids.extend(updated_ids)
 
-    def _create(self, new: list[tuple[dict, ParsedStudy]], now) -> list[int]:
+    def _create(self, new: list[tuple[Record, ParsedStudy]], now: datetime.datetime) -> list[int]:
         """New trials with COPY, ids drawn from the sequences first so that sites, contacts and
         versions can be written in the same pass (the ORM's bulk_create spent more time building
         SQL than PostgreSQL spent running it)."""
         with connection.cursor() as cursor:
             trial_ids = _next_ids(cursor, Trial, len(new))
             site_ids = iter(_next_ids(cursor, Site, sum(len(p.sites) for _, p in new)))
-            trials: list = []
-            sites: list = []
-            contacts: list = []
-            versions: list = []
+            trials: list[Row] = []
+            sites: list[_SiteRow] = []
+            contacts: list[Row] = []
+            versions: list[Row] = []
             for trial_id, (record, parsed) in zip(trial_ids, new, strict=True):
                 trials.append(
                     {
@@ -254,7 +320,9 @@ class Importer:
             VERSION_COPY.write(cursor, versions)
         return trial_ids
 
-    def _update(self, changed: list[tuple[dict, dict, ParsedStudy]], now) -> list[int]:
+    def _update(
+        self, changed: list[tuple[_Stored, Record, ParsedStudy]], now: datetime.datetime
+    ) -> list[int]:
         trial_ids = [row["id"] for row, _, _ in changed]
         previous = {
             v.trial_id: v.record
@@ -262,7 +330,8 @@ class Importer:
             .order_by("trial_id", "-number")
             .distinct("trial_id")
         }
-        trials, versions = [], []
+        trials: list[Row] = []
+        versions: list[Row] = []
         for row, record, parsed in changed:
             old_record = previous.get(row["id"])
             old_parsed = _parse_quietly(old_record)
@@ -292,7 +361,9 @@ class Importer:
                 trial_id__in=trial_ids
             ).values_list("id", "trial_id", "key", "removed_at")
         }
-        to_create, to_update, seen = [], [], set()
+        to_create: list[_SiteRow] = []
+        to_update: list[_SiteRow] = []
+        seen: set[tuple[int, str]] = set()
         for row, _, parsed in changed:
             for parsed_site in parsed.sites:
                 key = (row["id"], parsed_site.key)
@@ -325,7 +396,7 @@ class Importer:
             site_ids = {key: site_id for key, (site_id, _) in existing_sites.items()}
             site_ids.update({(v["trial_id"], v["key"]): v["id"] for v in to_create})
             cursor.execute("DELETE FROM trials_contact WHERE trial_id = ANY(%s)", [trial_ids])
-            contacts = []
+            contacts: list[Row] = []
             for row, _, parsed in changed:
                 contacts.extend(_contact_rows(row["id"], parsed, site_ids))
             CONTACT_COPY.write(cursor, contacts)
@@ -337,7 +408,9 @@ class _Copy:
     """COPY rows of one model: every column is written, the model's defaults filling what a row
     does not give (COPY knows nothing of Django's Python-side defaults)."""
 
-    def __init__(self, model, *, skip=(), with_id: bool = True):
+    def __init__(
+        self, model: type[Model], *, skip: Collection[str] = (), with_id: bool = True
+    ) -> None:
         fields = [
             f
             for f in model._meta.concrete_fields
@@ -345,7 +418,7 @@ class _Copy:
         ]
         self.model = model
         self.sql = "COPY {} ({}) FROM STDIN".format(
-            model._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
+            model._meta.db_table, ", ".join(connection.ops.quote_name(_column(f)) for f in fields)
         )
         self.names = [f.attname for f in fields]
         self.defaults = {
@@ -355,7 +428,7 @@ class _Copy:
         }
         self.json = [i for i, f in enumerate(fields) if isinstance(f, JSONField)]
 
-    def write(self, cursor, rows: list[dict]) -> None:
+    def write(self, cursor: "CursorWrapper", rows: Sequence[Mapping[str, object]]) -> None:
         if not rows:
             return
         names, defaults, json_columns = self.names, self.defaults, self.json
@@ -368,26 +441,26 @@ class _Copy:
                     values[i] = Jsonb(values[i])
                 copy.write_row(values)
 
-    def update(self, cursor, rows: list[dict], fields: list[str]) -> None:
+    def update(
+        self, cursor: "CursorWrapper", rows: Sequence[Mapping[str, object]], fields: list[str]
+    ) -> None:
         """UPDATE the rows' `fields` by id, through a temporary staging table."""
         if not rows:
             return
         model = self.model
         table = model._meta.db_table
         stage = f"import_stage_{table}"
-        columns = [model._meta.get_field(name).column for name in fields]
-        names = [model._meta.get_field(name).attname for name in fields]
-        json_columns = [
-            i + 1
-            for i, name in enumerate(fields)
-            if isinstance(model._meta.get_field(name), JSONField)
-        ]
+        by_name = {f.name: f for f in model._meta.concrete_fields}
+        selected = [by_name[name] for name in fields]
+        columns = [_column(f) for f in selected]
+        names = [f.attname for f in selected]
+        json_columns = [i + 1 for i, f in enumerate(selected) if isinstance(f, JSONField)]
         quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
         cursor.execute(f"DROP TABLE IF EXISTS {stage}")
         cursor.execute(
             f"CREATE TEMP TABLE {stage} AS SELECT id, {quoted} FROM {table} WITH NO DATA"  # noqa: S608 (model names only)
         )
-        defaults = {name: self._default(name) for name in names}
+        defaults = {f.attname: f.get_default() for f in selected}
         with (
             connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY {stage} (id, {quoted}) FROM STDIN") as copy,
@@ -405,8 +478,10 @@ class _Copy:
         )
         cursor.execute(f"DROP TABLE {stage}")
 
-    def _default(self, name: str):
-        return self.model._meta.get_field(name).get_default()
+
+def _column(field: "Field[Any, Any]") -> str:
+    assert field.column is not None  # every concrete field has one
+    return field.column
 
 
 TRIAL_COPY = _Copy(Trial, skip={"search_vector", "rank_vector"})
@@ -415,7 +490,7 @@ CONTACT_COPY = _Copy(Contact, with_id=False)
 VERSION_COPY = _Copy(TrialVersion, with_id=False)
 
 
-def _next_ids(cursor, model, count: int) -> list[int]:
+def _next_ids(cursor: "CursorWrapper", model: type[Model], count: int) -> list[int]:
     if not count:
         return []
     cursor.execute(
@@ -425,7 +500,7 @@ def _next_ids(cursor, model, count: int) -> list[int]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _site_values(trial_id: int, s) -> dict:
+def _site_values(trial_id: int, s: ParsedSite) -> _SiteRow:
     return {
         "trial_id": trial_id,
         "key": s.key,
@@ -444,7 +519,7 @@ def _site_values(trial_id: int, s) -> dict:
     }
 
 
-def _older_than_stored(row: Mapping[str, Any], parsed: ParsedStudy) -> str:
+def _older_than_stored(row: _Stored, parsed: ParsedStudy) -> str:
     """Why the incoming record is older than the stored one ("" when it is not): its registry
     update date (lastUpdatePostDate) first, then the data release that served it
     (versionHolder). A record lacking a date is not judged on it."""
@@ -459,54 +534,54 @@ def _older_than_stored(row: Mapping[str, Any], parsed: ParsedStudy) -> str:
     return ""
 
 
-def _parse(record: dict | BadRecord) -> ParsedStudy | str:
+def _parse(label: str, record: Record | BadRecord) -> _Item | _Failed:
     """The parsed study, or why the record cannot be used."""
     if isinstance(record, BadRecord):
-        return record.message
+        return _Failed(label, record.message)
     try:
-        return parse_study(record)
+        return _Item(label, record, parse_study(record))
     except RecordError as exc:
-        return str(exc)
+        return _Failed(label, str(exc))
     except RecursionError:
-        return "record nested too deeply"
-
-
-_END = object()
+        return _Failed(label, "record nested too deeply")
 
 
 class _Raised:
-    def __init__(self, exc: BaseException):
+    def __init__(self, exc: BaseException) -> None:
         self.exc = exc
 
 
-def _parsed_ahead(records: Iterable[tuple[str, dict | BadRecord]], depth: int = BATCH_SIZE):
-    """(label, record, parsed study or error message), read and parsed in a thread.
+def _parsed_ahead(
+    records: Iterable[tuple[str, Record | BadRecord]], depth: int = BATCH_SIZE
+) -> Iterator[_Item | _Failed]:
+    """Each record parsed, or why it cannot be used, read and parsed in a thread.
 
     Reading the zip and parsing are Python work, writing is mostly PostgreSQL's: while this
     thread waits for the database (psycopg releases the GIL), the next records are parsed, and
     the two cores work at once. The bounded queue keeps memory flat. Exceptions of the source
     (an API that gave up, a broken file) are raised here, in the caller's thread.
     """
-    items: queue.Queue = queue.Queue(maxsize=depth)
+    # None: the records are exhausted.
+    items: queue.Queue[_Item | _Failed | _Raised | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def produce():
+    def produce() -> None:
         try:
             for label, record in records:
                 if stop.is_set():
                     return
-                items.put((label, record, _parse(record)))
+                items.put(_parse(label, record))
         except BaseException as exc:  # handed over to the consumer, raised there
             items.put(_Raised(exc))
             return
-        items.put(_END)
+        items.put(None)
 
     thread = threading.Thread(target=produce, name="import-parser", daemon=True)
     thread.start()
     try:
         while True:
             item = items.get()
-            if item is _END:
+            if item is None:
                 return
             if isinstance(item, _Raised):
                 raise item.exc
@@ -523,9 +598,10 @@ class _Writers:
     """Threads writing batches, each with its own database connection (Django's connections
     are per thread). An exception in a writer is raised in the caller at the next call."""
 
-    def __init__(self, write: Callable, count: int):
+    def __init__(self, write: Callable[[dict[str, _Item]], None], count: int) -> None:
         self.write = write
-        self.batches: queue.Queue = queue.Queue(maxsize=count)
+        # None: no more batches, the thread ends.
+        self.batches: queue.Queue[dict[str, _Item] | None] = queue.Queue(maxsize=count)
         self.error: BaseException | None = None
         self.threads = [
             threading.Thread(target=self._work, name=f"import-writer-{i}", daemon=True)
@@ -534,7 +610,7 @@ class _Writers:
         for thread in self.threads:
             thread.start()
 
-    def _work(self):
+    def _work(self) -> None:
         try:
             while (batch := self.batches.get()) is not None:
                 try:
@@ -548,20 +624,20 @@ class _Writers:
         finally:
             connection.close()
 
-    def _raise(self):
+    def _raise(self) -> None:
         if self.error is not None:
             error, self.error = self.error, None
             raise error
 
-    def submit(self, batch):
+    def submit(self, batch: dict[str, _Item]) -> None:
         self._raise()
         self.batches.put(batch)
 
-    def wait(self):
+    def wait(self) -> None:
         self.batches.join()
         self._raise()
 
-    def close(self):
+    def close(self) -> None:
         for _ in self.threads:
             self.batches.put(None)
         for thread in self.threads:
@@ -583,7 +659,9 @@ def _place_unlocated_sites(studies: list[ParsedStudy]) -> None:
             site.location_estimated = True
 
 
-def _contact_rows(trial_id: int, parsed: ParsedStudy, site_ids: dict) -> list[dict]:
+def _contact_rows(
+    trial_id: int, parsed: ParsedStudy, site_ids: dict[tuple[int, str], int]
+) -> list[Row]:
     rows = [{**c, "trial_id": trial_id, "site_id": None} for c in parsed.central_contacts]
     for s in parsed.sites:
         site_id = site_ids[(trial_id, s.key)]
@@ -591,7 +669,7 @@ def _contact_rows(trial_id: int, parsed: ParsedStudy, site_ids: dict) -> list[di
     return rows
 
 
-def _parse_quietly(record: dict | None) -> ParsedStudy | None:
+def _parse_quietly(record: Record | None) -> ParsedStudy | None:
     """The previous version, parsed for comparison; None if it no longer parses (old rules)."""
     if not record:
         return None
@@ -611,15 +689,15 @@ class ImportLocked(Exception):
 class import_lock:
     """A PostgreSQL advisory lock held for the duration of an import."""
 
-    def __init__(self, *, wait: bool = True):
+    def __init__(self, *, wait: bool = True) -> None:
         self.wait = wait
-        self.direct = None
+        self.direct: psycopg.Connection[tuple[Any, ...]] | None = None
 
-    def _cursor(self):
+    def _cursor(self) -> "psycopg.Cursor[tuple[Any, ...]] | CursorWrapper":
         # A session-level lock needs a real session: under PgBouncer a connection of its own.
         return self.direct.cursor() if self.direct else connection.cursor()
 
-    def __enter__(self):
+    def __enter__(self) -> "import_lock":
         self.direct = direct_connection()
         try:
             with self._cursor() as cursor:
@@ -627,7 +705,9 @@ class import_lock:
                     cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_ID])
                 else:
                     cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK_ID])
-                    if not cursor.fetchone()[0]:
+                    row = cursor.fetchone()
+                    assert row is not None  # a SELECT without FROM returns one row
+                    if not row[0]:
                         raise ImportLocked("another import is running")
         except BaseException:
             if self.direct:
@@ -635,7 +715,7 @@ class import_lock:
             raise
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.direct:
             self.direct.close()  # ends the session, and the lock with it
             return

@@ -19,8 +19,9 @@ import math
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from django.core.cache import cache
 from django.db import connection, connections, transaction
@@ -33,6 +34,12 @@ from trials.countries import country_name
 from trials.ctgov import years_to_days
 from trials.models import FRESH_DAYS, OPEN_STATUSES, Phase, Sex, StudyType, Trial, TrialStatus
 from trials.query import FIELDS, LANGUAGES, Clause, Understood, snippet, understand
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+    from django_stubs_ext import StrOrPromise
+
+    from trials import engine
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 20
@@ -207,7 +214,7 @@ class SearchParams:
     def is_default_statuses(self) -> bool:
         return set(self.statuses) == set(OPEN_STATUSES)
 
-    def without(self, **changes) -> "SearchParams":
+    def without(self, **changes: Unpack["_ParamChanges"]) -> "SearchParams":
         return replace(self, **changes)
 
     def to_query(self) -> list[tuple[str, str]]:
@@ -240,6 +247,27 @@ class SearchParams:
         return pairs
 
 
+class _ParamChanges(TypedDict, total=False):
+    """What SearchParams.without may change: any of its fields (mypy checks these against the
+    dataclass through replace())."""
+
+    q: str
+    statuses: tuple[str, ...]
+    phases: tuple[str, ...]
+    study_types: tuple[str, ...]
+    sex: str
+    healthy_volunteers: bool
+    countries: tuple[str, ...]
+    conditions: tuple[str, ...]
+    age: int | None
+    near: str
+    radius_km: int | None
+    sort: str
+    point: geo.Point | None
+    lang: str
+    exact: bool
+
+
 class ParamError(ValueError):
     """A parameter the API refuses (the page ignores it and says so)."""
 
@@ -254,7 +282,9 @@ PHASE_VALUES = {p.value for p in Phase}
 TYPE_VALUES = {t.value for t in StudyType}
 
 
-def parse_pairs(pairs, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
+def parse_pairs(
+    pairs: Iterable[Sequence[object]], *, lang: str = "en"
+) -> tuple[SearchParams, list[ParamError]]:
     """A saved search ([key, value] pairs: SearchParams.to_query(), as alerts and signed links
     keep it) → SearchParams, read exactly as the page reads its query string."""
     data = QueryDict(mutable=True)
@@ -263,125 +293,104 @@ def parse_pairs(pairs, *, lang: str = "en") -> tuple[SearchParams, list[ParamErr
     return parse_params(data, lang=lang)
 
 
-def parse_params(data, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
+def parse_params(data: QueryDict, *, lang: str = "en") -> tuple[SearchParams, list[ParamError]]:
     """GET data (a QueryDict) → SearchParams and the parameters that were refused. `lang` is
     the language of the words unless the data say `lang=` (the page passes its own).
 
     Nothing here raises: a bad value is dropped and reported, so the page can still search
     (with a message) and the API can answer 400 naming the parameter.
     """
-    errors: list[ParamError] = []
+    read = _Reader(data)
+    # Read in this order (arguments are evaluated left to right): the API names the first
+    # parameter refused.
+    params = SearchParams(
+        q=clean_text(data.get("q", ""), MAX_QUERY_LENGTH),
+        statuses=_statuses(read),
+        phases=read.many("phase", PHASE_VALUES),
+        study_types=read.many("type", TYPE_VALUES),
+        sex=_sex(read),
+        healthy_volunteers=_healthy_volunteers(read),
+        countries=_countries(read),
+        conditions=tuple(
+            dict.fromkeys(clean_text(c, 200) for c in data.getlist("condition")[:20] if c.strip())
+        ),
+        age=_age(read),
+        near=clean_text(data.get("near", ""), 200),
+        radius_km=_radius(read),
+        exact=read.one("exact", 10).lower() in ("1", "true", "yes"),
+        lang=_lang(read, lang),
+        sort=_sort(read),
+    )
+    return params, read.errors
 
-    def one(name: str, limit: int, *, default: str = "") -> str:
+
+class _Reader:
+    """GET data read a parameter at a time, each refusal noted in reading order."""
+
+    def __init__(self, data: QueryDict) -> None:
+        self.data = data
+        self.errors: list[ParamError] = []
+
+    def refuse(self, name: str, message: str) -> None:
+        self.errors.append(ParamError(name, message))
+
+    def one(self, name: str, limit: int, *, default: str = "") -> str:
         """A choice or a number: control characters make it unreadable (refused), not blank."""
-        raw = str(data.get(name, default))
+        raw = str(self.data.get(name, default))
         if _CONTROL_RE.search(raw):
-            errors.append(ParamError(name, "contains control characters"))
+            self.refuse(name, "contains control characters")
             return ""
         return clean_text(raw, limit)
 
-    def many(name: str, allowed: set[str], *, upper: bool = True) -> tuple[str, ...]:
-        values = []
-        for raw in data.getlist(name)[:50]:
+    def many(self, name: str, allowed: set[str]) -> tuple[str, ...]:
+        values: list[str] = []
+        for raw in self.data.getlist(name)[:50]:
             for part in str(raw).split(","):
                 if _CONTROL_RE.search(part):
-                    errors.append(ParamError(name, "contains control characters"))
+                    self.refuse(name, "contains control characters")
                     continue
-                value = clean_text(part, 60)
-                value = value.upper() if upper else value
+                value = clean_text(part, 60).upper()
                 if not value:
                     continue
                 if value in allowed:
                     if value not in values:
                         values.append(value)
                 else:
-                    errors.append(ParamError(name, f"unknown value {value[:30]!r}"))
+                    self.refuse(name, f"unknown value {value[:30]!r}")
         return tuple(values)
 
-    q = clean_text(data.get("q", ""), MAX_QUERY_LENGTH)
 
-    raw_statuses = [clean_text(s, 60).lower() for s in data.getlist("status")]
+def _statuses(read: _Reader) -> tuple[str, ...]:
+    raw_statuses = [clean_text(s, 60).lower() for s in read.data.getlist("status")]
     if "any" in raw_statuses:
-        statuses: tuple[str, ...] = ()
-    elif raw_statuses:
-        statuses = many("status", STATUS_VALUES) or tuple(OPEN_STATUSES)
-    else:
-        statuses = tuple(OPEN_STATUSES)
+        return ()
+    if raw_statuses:
+        return read.many("status", STATUS_VALUES) or tuple(OPEN_STATUSES)
+    return tuple(OPEN_STATUSES)
 
-    phases = many("phase", PHASE_VALUES)
-    study_types = many("type", TYPE_VALUES)
-    sex = one("sex", 10).upper()
+
+def _sex(read: _Reader) -> str:
+    sex = read.one("sex", 10).upper()
     if sex in ("", "ALL"):
-        sex = ""
-    elif sex not in (Sex.FEMALE, Sex.MALE):
-        errors.append(ParamError("sex", "must be FEMALE or MALE"))
-        sex = ""
-    healthy = one("healthy", 10).lower()
+        return ""
+    if sex not in (Sex.FEMALE, Sex.MALE):
+        read.refuse("sex", "must be FEMALE or MALE")
+        return ""
+    return sex
+
+
+def _healthy_volunteers(read: _Reader) -> bool:
+    healthy = read.one("healthy", 10).lower()
     if healthy not in ("", "0", "1", "true", "false", "yes", "no"):
-        errors.append(ParamError("healthy", "must be 1 or 0"))
-    healthy_volunteers = healthy in ("1", "true", "yes")
-
-    countries = _country_codes(data.getlist("country"), errors)
-    conditions = tuple(
-        dict.fromkeys(clean_text(c, 200) for c in data.getlist("condition")[:20] if c.strip())
-    )
-
-    age = None
-    raw_age = one("age", 10)
-    if raw_age:
-        if raw_age.isdecimal() and 0 <= int(raw_age) <= 120:
-            age = int(raw_age)
-        else:
-            errors.append(ParamError("age", "must be a whole number of years from 0 to 120"))
-
-    near = clean_text(data.get("near", ""), 200)
-    radius: int | None = DEFAULT_RADIUS_KM
-    raw_radius = one("radius", 10, default=data.get("radius_km", "")).lower()
-    if raw_radius in ("any", "0"):
-        radius = None
-    elif raw_radius:
-        if raw_radius.isdecimal() and int(raw_radius) in RADII_KM:
-            radius = int(raw_radius)
-        elif raw_radius.isdecimal() and 1 <= int(raw_radius) <= 20000:
-            radius = int(raw_radius)  # the API may ask any distance; the page offers a few
-        else:
-            errors.append(ParamError("radius", "must be a number of kilometres or 'any'"))
-
-    exact = one("exact", 10).lower() in ("1", "true", "yes")
-    raw_lang = one("lang", 10).lower()
-    if raw_lang and raw_lang not in LANGUAGES:
-        errors.append(ParamError("lang", f"must be one of {', '.join(LANGUAGES)}"))
-    lang = raw_lang if raw_lang in LANGUAGES else (lang if lang in LANGUAGES else "en")
-
-    sort = one("sort", 20).lower()
-    if sort and sort not in SORTS:
-        errors.append(ParamError("sort", f"must be one of {', '.join(SORTS)}"))
-        sort = ""
-
-    params = SearchParams(
-        q=q,
-        statuses=statuses,
-        phases=phases,
-        study_types=study_types,
-        sex=sex,
-        healthy_volunteers=healthy_volunteers,
-        countries=countries,
-        conditions=conditions,
-        age=age,
-        near=near,
-        radius_km=radius,
-        sort=sort,
-        lang=lang,
-        exact=exact,
-    )
-    return params, errors
+        read.refuse("healthy", "must be 1 or 0")
+    return healthy in ("1", "true", "yes")
 
 
-def _country_codes(values: list[str], errors: list[ParamError]) -> tuple[str, ...]:
+def _countries(read: _Reader) -> tuple[str, ...]:
     import pycountry
 
-    codes = []
-    for raw in values[:50]:
+    codes: list[str] = []
+    for raw in read.data.getlist("country")[:50]:
         for part in str(raw).split(","):
             code = clean_text(part, 10).upper()
             if not code:
@@ -390,11 +399,48 @@ def _country_codes(values: list[str], errors: list[ParamError]) -> tuple[str, ..
                 if code not in codes:
                     codes.append(code)
             else:
-                errors.append(ParamError("country", f"unknown country code {code[:10]!r}"))
+                read.refuse("country", f"unknown country code {code[:10]!r}")
     return tuple(codes)
 
 
-def parse_page(value) -> int:
+def _age(read: _Reader) -> int | None:
+    raw_age = read.one("age", 10)
+    if not raw_age:
+        return None
+    if raw_age.isdecimal() and 0 <= int(raw_age) <= 120:
+        return int(raw_age)
+    read.refuse("age", "must be a whole number of years from 0 to 120")
+    return None
+
+
+def _radius(read: _Reader) -> int | None:
+    raw_radius = read.one("radius", 10, default=read.data.get("radius_km", "")).lower()
+    if raw_radius in ("any", "0"):
+        return None
+    if not raw_radius:
+        return DEFAULT_RADIUS_KM
+    if raw_radius.isdecimal() and 1 <= int(raw_radius) <= 20000:
+        return int(raw_radius)  # the API may ask any distance; the page offers RADII_KM
+    read.refuse("radius", "must be a number of kilometres or 'any'")
+    return DEFAULT_RADIUS_KM
+
+
+def _lang(read: _Reader, default: str) -> str:
+    raw_lang = read.one("lang", 10).lower()
+    if raw_lang and raw_lang not in LANGUAGES:
+        read.refuse("lang", f"must be one of {', '.join(LANGUAGES)}")
+    return raw_lang if raw_lang in LANGUAGES else (default if default in LANGUAGES else "en")
+
+
+def _sort(read: _Reader) -> str:
+    sort = read.one("sort", 20).lower()
+    if sort and sort not in SORTS:
+        read.refuse("sort", f"must be one of {', '.join(SORTS)}")
+        return ""
+    return sort
+
+
+def parse_page(value: object) -> int:
     """page=-1, page=abc → 1; the caller clamps to the last page."""
     try:
         return max(1, min(int(str(value)[:6]), 10_000))
@@ -431,15 +477,18 @@ FIELD_WEIGHTS = {
 _LEXEME_RE = re.compile(r"'((?:[^']|'')*)'")
 
 
+# A clause, its fields as weight labels ("" = all), its phrases as (phraseto_tsquery text, boost).
+ClausePhrases = tuple[Clause, str, list[tuple[str, float]]]
+
+
 @dataclass
 class CompiledQuery:
     tsquery: str | None  # what must match (tsquery text), None when only NCT ids were asked
     nct_ids: list[str] = field(default_factory=list)  # trials named: they match and come first
     rank_tsquery: str = ""  # what ranks: the match and the optional clauses
     understood: Understood | None = None
-    # For the search index (trials.engine): each clause with its fields as weight labels
-    # ("" = all) and its phrases as (phraseto_tsquery text, boost).
-    clause_phrases: list = field(default_factory=list)
+    # For the search index (trials.engine): each clause with its phrases.
+    clause_phrases: list[ClausePhrases] = field(default_factory=list)
 
 
 def _weights(fields: tuple[str, ...]) -> str:
@@ -472,7 +521,7 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
         )
         compiled_phrases = cursor.fetchone()[0] if phrases else []
     by_clause: dict[int, list[str]] = {}
-    engine_phrases: dict[int, tuple] = {}
+    engine_phrases: dict[int, ClausePhrases] = {}
     for (clause, phrase), text in zip(phrases, compiled_phrases, strict=True):
         if not text:
             continue  # only stopwords
@@ -508,12 +557,34 @@ def compile_query(understood: Understood | str, lang: str = "en") -> CompiledQue
 # --- running it ----------------------------------------------------------------------------------
 
 
+class NearestSite(TypedDict):
+    """A trial's nearest eligible site, as nearest_sites() reads it."""
+
+    id: int
+    facility: str
+    city: str
+    state: str
+    country: str
+    country_code: str
+    status: str
+    distance_km: float | None  # None when no place was given
+
+
+class FacetOption(TypedDict):
+    """One option of a filter on the search page, with the trials choosing it would give."""
+
+    value: str
+    label: "StrOrPromise"
+    count: int
+    selected: bool
+
+
 @dataclass
 class TrialHit:
     trial: Trial
     rank: float = 0.0
     snippet: str = ""
-    nearest_site: dict | None = None  # {"facility", "city", "country", "distance_km", ...}
+    nearest_site: NearestSite | None = None
 
 
 @dataclass
@@ -523,7 +594,7 @@ class SearchResult:
     hits: list[TrialHit]
     page: int
     num_pages: int
-    facets: dict[str, list[dict]]
+    facets: dict[str, list[FacetOption]]
     suggestion: str | None = None  # "did you mean" for the query
     place_suggestion: str | None = None  # "did you mean" for the place
     place_unknown: bool = False
@@ -547,10 +618,16 @@ class SearchResult:
         return self.page > 1
 
 
-def filter_parts(params: SearchParams, compiled: CompiledQuery | None) -> tuple[dict, dict]:
+# The query arguments of the search SQL, by name (%(name)s).
+SqlArgs = dict[str, str | int | float | datetime.datetime | list[str] | None]
+
+
+def filter_parts(
+    params: SearchParams, compiled: CompiledQuery | None
+) -> tuple[dict[str, Any], SqlArgs]:
     """The search's filters as filter_sql() references and their query arguments."""
-    refs: dict = {}
-    args: dict = {}
+    refs: dict[str, Any] = {}
+    args: SqlArgs = {}
     if compiled:
         refs["query"] = (
             "%(tsquery)s::tsquery",
@@ -629,7 +706,7 @@ def _order_sql(
     return "t.last_update_posted DESC NULLS LAST"
 
 
-def search_cache_key(*parts) -> str | None:
+def search_cache_key(*parts: object) -> str | None:
     """A cache key valid until the next import; None when the cache is unavailable."""
     generation = cache.get("search:generation")
     if generation is None:
@@ -676,7 +753,7 @@ def search_trials(
     return result
 
 
-def engine_filters(params: SearchParams):
+def engine_filters(params: SearchParams) -> "engine.Filters":
     """The page's filters, as the search index takes them."""
     from trials import engine
 
@@ -712,7 +789,7 @@ def _search(
     key_parts = (sorted(args.items()), sorted(refs))
     index_generation = engine.generation()
     # Built lazily: a page served from the cache opens no searcher.
-    searches: list = []
+    searches: list[engine.Search] = []
 
     def index_search() -> "engine.Search":
         if not searches:
@@ -773,7 +850,7 @@ def _search(
 
 
 @contextlib.contextmanager
-def _matching_cursor(text_search: bool):
+def _matching_cursor(text_search: bool) -> Iterator["CursorWrapper"]:
     """A cursor for the queries that read every match of a search.
 
     A broad term ("cancer") matches most of the registry, and PostgreSQL then prefers a
@@ -796,7 +873,15 @@ def _matching_cursor(text_search: bool):
         yield cursor
 
 
-def _ranked_ids(refs, args, sort, params, compiled, limit: int, offset: int) -> list[tuple]:
+def _ranked_ids(
+    refs: dict[str, Any],
+    args: SqlArgs,
+    sort: str,
+    params: SearchParams,
+    compiled: CompiledQuery | None,
+    limit: int,
+    offset: int,
+) -> list[tuple[int, float]]:
     rank = (
         f"ts_rank('{RANK_WEIGHTS}', t.rank_vector, %(rank_tsquery)s::tsquery)" if compiled else "0"
     )
@@ -840,7 +925,9 @@ RESULT_DEFERRED = (
 )
 
 
-def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list[TrialHit]:
+def _hydrate(
+    rows: Sequence[tuple[int, float]], params: SearchParams, compiled: CompiledQuery | None
+) -> list[TrialHit]:
     ids = [row[0] for row in rows]
     if not ids:
         return []
@@ -869,7 +956,7 @@ def _hydrate(rows, params: SearchParams, compiled: CompiledQuery | None) -> list
     ]
 
 
-def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, dict]:
+def nearest_sites(trial_ids: list[int], point: geo.Point | None) -> dict[int, NearestSite]:
     """Each trial's nearest eligible site (by distance when a place is known, else its first
     recruiting site). One query for the whole page."""
     if not trial_ids:
@@ -933,7 +1020,14 @@ FACET_COLUMNS = (
 )
 
 
-def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
+class FacetCounts(TypedDict):
+    """The number of matching trials and, per facet, its values' counts, most first."""
+
+    count: int
+    facets: dict[str, list[tuple[str, int]]]
+
+
+def _count_and_facet_counts(refs: dict[str, Any], args: SqlArgs, with_facets: bool) -> FacetCounts:
     """The total and, for each filter, the count of each of its options with every *other*
     filter applied (what choosing it would give).
 
@@ -953,7 +1047,10 @@ def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
             f"""(SELECT '{name}', ({value})::text, count(*) FROM base t {extra}
                  GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {limit})"""
         )
-    counts: dict = {"count": 0, "facets": {name: [] for name in FACETS} if with_facets else {}}
+    counts: FacetCounts = {
+        "count": 0,
+        "facets": {name: [] for name in FACETS} if with_facets else {},
+    }
     with _matching_cursor("query" in refs) as cursor:
         cursor.execute(
             f"""WITH base AS MATERIALIZED (SELECT {FACET_COLUMNS} FROM trials_trial t
@@ -978,14 +1075,16 @@ def _count_and_facet_counts(refs: dict, args: dict, with_facets: bool) -> dict:
     return counts
 
 
-def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list[dict]]:
+def _facet_options(
+    params: SearchParams, raw: dict[str, list[tuple[str, int]]]
+) -> dict[str, list[FacetOption]]:
     """Counts → the options each filter shows, labelled in the active language."""
     status_counts = dict(raw["status"])
     phase_counts = dict(raw["phase"])
     type_counts = dict(raw["type"])
     sex_counts = dict(raw["sex"])
     healthy_counts = dict(raw["healthy"])
-    facets: dict[str, list[dict]] = {
+    facets: dict[str, list[FacetOption]] = {
         "status": [
             {
                 "value": s.value,
@@ -1036,7 +1135,7 @@ def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list
         ],
     }
     selected = set(params.countries)
-    countries = [
+    countries: list[FacetOption] = [
         {"value": code, "label": country_name(code), "count": count, "selected": code in selected}
         for code, count in raw["country"]
     ]
@@ -1048,14 +1147,16 @@ def _facet_options(params: SearchParams, raw: dict[str, list]) -> dict[str, list
     ]
     facets["country"] = sorted(countries, key=lambda f: f["label"])
     shown = {m for m, _ in raw["condition"]}
-    facets["condition"] = [
+    conditions: list[FacetOption] = [
         {"value": m, "label": m, "count": count, "selected": m in params.conditions}
         for m, count in raw["condition"]
-    ] + [
+    ]
+    conditions += [
         {"value": c, "label": c, "count": 0, "selected": True}
         for c in params.conditions
         if c not in shown
     ]
+    facets["condition"] = conditions
     return facets
 
 

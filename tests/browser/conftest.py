@@ -141,3 +141,30 @@ def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
         for v in results["violations"]
         if v["impact"] in impacts
     ]
+
+
+def make_inquiry(*, prescreen=None, near: str = ""):
+    """Alice's inquiry (in French) to the Strasbourg site of NCT05738187, through the service
+    the contact form uses."""
+    from patients import services
+    from patients.consent import CONSENT_TEXT, CONSENT_VERSION
+    from trials.models import Site
+
+    site = Site.objects.get(trial__nct_id="NCT05738187")
+    return services.inquiry_create(
+        trial=site.trial,
+        site=site,
+        data={
+            "first_name": "Alice",
+            "last_name": "Martin",
+            "email": "alice@example.org",
+            "phone": "+33612345678",
+            "preferred_language": "fr",
+            "message": "Bonjour",
+        },
+        language="fr",
+        consent_text=str(CONSENT_TEXT),
+        consent_version=CONSENT_VERSION,
+        prescreen=prescreen,
+        near=near,
+    )

@@ -9,11 +9,10 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from patients import services
-from patients.consent import CONSENT_TEXT, CONSENT_VERSION
 from patients.models import Inquiry, InquiryStatus, PrescreenQuestion
-from tests.browser.conftest import ARTIFACTS, PHONE, axe_violations, screenshot
+from tests.browser.conftest import ARTIFACTS, PHONE, axe_violations, make_inquiry, screenshot
 from trials import readability
-from trials.models import Site, Trial
+from trials.models import Trial
 
 pytestmark = pytest.mark.browser
 
@@ -54,27 +53,6 @@ def described_trial(seed_trials):
     trial.travel_help = "Taxi to and from the hospital paid by the study"
     trial.save()
     return trial
-
-
-def make_inquiry(prescreen=None):
-    site = Site.objects.get(trial__nct_id="NCT05738187")
-    return services.inquiry_create(
-        trial=site.trial,
-        site=site,
-        data={
-            "first_name": "Alice",
-            "last_name": "Martin",
-            "email": "alice@example.org",
-            "phone": "+33612345678",
-            "preferred_language": "fr",
-            "message": "Bonjour",
-        },
-        language="fr",
-        consent_text=str(CONSENT_TEXT),
-        consent_version=CONSENT_VERSION,
-        prescreen=prescreen,
-        near="Strasbourg",
-    )
 
 
 def pdf_pages(data: bytes) -> int:
@@ -135,7 +113,7 @@ def test_print_my_answers_from_the_contact_page(page, described_trial):
 
 
 def test_the_status_page_is_accessible_and_prints_the_answers(new_page, described_trial):
-    inquiry = make_inquiry(PRESCREEN)
+    inquiry = make_inquiry(prescreen=PRESCREEN, near="Strasbourg")
     bob = get_user_model().objects.create_user("bob", "bob@site.example.org", "x")
     from patients.roles import make_coordinator
 
@@ -153,7 +131,9 @@ def test_the_status_page_is_accessible_and_prints_the_answers(new_page, describe
 
 
 def test_the_not_eligible_status_page_offers_alternatives_in_french(new_page, described_trial):
-    inquiry = make_inquiry()  # NCT06129864, at Tübingen, is the nearest alternative
+    inquiry = make_inquiry(
+        near="Strasbourg"
+    )  # NCT06129864, at Tübingen, is the nearest alternative
     Inquiry.objects.filter(pk=inquiry.pk).update(status=InquiryStatus.NOT_ELIGIBLE)
     page = new_page(locale="fr-FR")
     page.goto(f"/inquiries/status/{services.status_token(inquiry)}/")

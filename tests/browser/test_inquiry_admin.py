@@ -4,11 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from patients import services
-from patients.consent import CONSENT_TEXT, CONSENT_VERSION
 from patients.models import EventKind, Inquiry
 from patients.roles import make_coordinator
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import make_inquiry, screenshot
 from trials.models import Site
 
 pytestmark = pytest.mark.browser
@@ -18,21 +16,7 @@ def test_a_coordinator_sees_moves_and_answers_an_inquiry(page, live_server):
     site = Site.objects.get(trial__nct_id="NCT05738187")
     bob = get_user_model().objects.create_user("bob", "bob@site.example.org", "a-long-password")
     make_coordinator(bob, site)
-    inquiry = services.inquiry_create(
-        trial=site.trial,
-        site=site,
-        data={
-            "first_name": "Alice",
-            "last_name": "Martin",
-            "email": "alice@example.org",
-            "phone": "+33612345678",
-            "preferred_language": "fr",
-            "message": "Bonjour",
-        },
-        language="fr",
-        consent_text=str(CONSENT_TEXT),
-        consent_version=CONSENT_VERSION,
-    )
+    inquiry = make_inquiry()
     page.goto("/admin/login/")
     page.locator("#id_username").fill("bob")
     page.locator("#id_password").fill("a-long-password")

@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -1027,18 +1028,22 @@ def _locs_near(
 def _near_query(searcher: tantivy.Searcher, base: tantivy.Query, f: Filters) -> tantivy.Query:
     """Trials with an eligible site within the radius: the inner cells, plus the trials of the
     border cells with a site that passes the exact test (the same bounding box and distance
-    as the SQL), found by the distinct coordinates of their sites."""
+    as the SQL), found by the distinct coordinates of their sites: of every trial in the
+    border cells (no pass over the search's words, and the same for each pass of a search),
+    or, when those are too many to count, of the search's own trials there."""
     assert f.point is not None and f.radius_km is not None  # only called for a "near" search
     lat0, lon0, radius = f.point[0], f.point[1], f.radius_km
     inner, border = covering(lat0, lon0, radius)
     inner_q = _terms("geo", inner) if inner else None
     passing = None
     if border:
-        parts = [(tantivy.Occur.Must, base), (tantivy.Occur.Must, _terms("geo", border))]
+        parts = [(tantivy.Occur.Must, _terms("geo", border))]
         if inner_q is not None:
             parts.append((tantivy.Occur.MustNot, inner_q))
-        candidates = tantivy.Query.boolean_query(parts)
-        locs = _locs_near(searcher, candidates, lat0, lon0, radius)
+        locs = _locs_near(searcher, tantivy.Query.boolean_query(parts), lat0, lon0, radius)
+        candidates = tantivy.Query.boolean_query([(tantivy.Occur.Must, base), *parts])
+        if locs is None:
+            locs = _locs_near(searcher, candidates, lat0, lon0, radius)
         if locs is not None:
             inside = [
                 key for _d, key, _n in locs if _in_sql_circle(lat0, lon0, radius, *_point(key))
@@ -1079,8 +1084,40 @@ def _passing_by_stored_sites(
     return _terms("id", passing) if passing else None
 
 
+# --- running a search's passes at once ---------------------------------------------------------
+
+# Tantivy releases the GIL while it searches: the passes of one search over its matches (the
+# total, each facet whose own filter is set, the ranking) run at once on every core. Worker
+# threads never wait on each other (nothing run here submits more work), so a small pool
+# cannot deadlock; under load the passes simply queue.
+T = TypeVar("T")
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+PARALLEL_PASSES = 4
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _POOL_LOCK:  # created in the process that searches (after gunicorn forked it)
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(PARALLEL_PASSES, thread_name_prefix="search"))
+        return _POOL[0]
+
+
+def in_background(call: Callable[[], T]) -> "Future[T]":
+    """Start one pass of a search; its result() waits for it (and raises what it raised)."""
+    return _pool().submit(call)
+
+
+def _at_once(calls: list[Callable[[], T]]) -> list[T]:
+    """These passes' results, in order: all but the first in the pool, the first here."""
+    futures = [in_background(call) for call in calls[1:]]
+    first = [calls[0]()] if calls else []
+    return first + [future.result() for future in futures]
+
+
 # --- searching ---------------------------------------------------------------------------------
 
+TOTAL = "_total"  # the aggregation that counts every match (no facet has this name)
 FACET_FIELDS = {
     # facet → (index field, its own filter in Filters, how many values to show)
     "status": ("status", "statuses", 50),
@@ -1126,6 +1163,7 @@ class Search:
         self.compiled = compiled
         self.filters = filters
         self.match = text_query(compiled)
+        self._lock = threading.Lock()  # passes run at once (_at_once) share the near filter
         self._near: tantivy.Query | None = None
 
     def query(self, skip: str = "") -> tantivy.Query:
@@ -1134,9 +1172,10 @@ class Search:
             if skip:
                 near = _near_query(self.searcher, base, self.filters)
             else:
-                if self._near is None:
-                    self._near = _near_query(self.searcher, base, self.filters)
-                near = self._near
+                with self._lock:  # computed once, whichever pass asks first
+                    if self._near is None:
+                        self._near = _near_query(self.searcher, base, self.filters)
+                    near = self._near
             return tantivy.Query.boolean_query(
                 [
                     (tantivy.Occur.Must, base),
@@ -1150,11 +1189,9 @@ class Search:
         """The total and, per facet, each value's count with every *other* filter applied:
         exact (every segment, every term), as the SQL GROUP BY counted them."""
         query = self.query()
-        counts: FacetCounts = {
-            "count": self.searcher.search(query, 1, count=True).count,
-            "facets": {},
-        }
+        counts: FacetCounts = {"count": 0, "facets": {}}
         if not with_facets:
+            counts["count"] = self.searcher.search(query, 1, count=True).count
             return counts
         together, separate = {}, []
         for name, (field, own, _limit) in FACET_FIELDS.items():
@@ -1162,11 +1199,24 @@ class Search:
                 separate.append(name)
             else:
                 together[name] = {"terms": {"field": field, "size": 100000, "segment_size": 100000}}
-        raw = self.searcher.aggregate(query, together) if together and counts["count"] else {}
-        for name in separate:
+
+        def facet(name: str) -> Callable[[], dict[str, Any]]:
             field, own, _limit = FACET_FIELDS[name]
             agg = {name: {"terms": {"field": field, "size": 100000, "segment_size": 100000}}}
-            raw.update(self.searcher.aggregate(self.query(skip=own), agg))
+            return lambda: self.searcher.aggregate(self.query(skip=own), agg)
+
+        # The total in the same pass as the facets without a filter of their own: every
+        # document has exactly one id (a facet's counts may not add up to it: multi-valued).
+        passes: list[Callable[[], Any]] = [
+            lambda: self.searcher.aggregate(
+                query, {**together, TOTAL: {"value_count": {"field": "id"}}}
+            ),
+            *(facet(name) for name in separate),
+        ]
+        raw: dict[str, Any] = {}
+        for part in _at_once(passes):
+            raw.update(part)
+        counts["count"] = round(raw.pop(TOTAL)["value"])
         for name, (_field, _own, limit) in FACET_FIELDS.items():
             buckets = raw.get(name, {}).get("buckets", [])
             values = sorted(

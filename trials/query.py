@@ -345,6 +345,13 @@ def _targets(understood: "Understood") -> list[tuple[str, ...]]:
     return sorted(found, key=len, reverse=True)
 
 
+@functools.lru_cache(maxsize=100_000)
+def _folded_word(raw: str) -> str:
+    """One word of a text as written → as words() gives it (summaries repeat their words:
+    folding each occurrence again was most of the cost of marking a page of results)."""
+    return "".join(words(raw))
+
+
 def _matched_spans(text: str, understood: "Understood") -> tuple[list, list[tuple[int, int]]]:
     """The words of `text` ((start, end) in the text) and the spans where a phrase of the
     query occurs (word indices, end excluded), merged and in order."""
@@ -354,7 +361,7 @@ def _matched_spans(text: str, understood: "Understood") -> tuple[list, list[tupl
     part: list[int] = []  # which list item or sentence each content word is in
     segment = 0
     for m in _RAW_WORD_RE.finditer(text or ""):
-        folded = "".join(words(m.group()))
+        folded = _folded_word(m.group())
         if not folded:
             continue
         between = text[tokens[-1][1] : m.start()] if tokens else ""
